@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ccmap - coherent mmap() across nodes with eBPF coherency policies.
+#
+#   make demo     boot three guests and run the multi-node demo
+#   make test     host unit tests, fuzzers, model check and in-guest tests
+#
+# Everything is built under $(BUILD) (default ./build, git-ignored): the
+# patched kernel, libbpf and bpftool from the same tree, vmlinux.h, BPF
+# objects, skeletons and the user-space programs.  `make deps` (run by the
+# targets that need it) installs the Debian packages.
+
+TOP     := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD   ?= $(TOP)/build
+override BUILD := $(abspath $(BUILD))
+KSRC    := $(BUILD)/linux
+KIMAGE  := $(KSRC)/arch/x86/boot/bzImage
+TOOLS   := $(BUILD)/tools
+BPFTOOL := $(TOOLS)/sbin/bpftool
+LIBBPF  := $(TOOLS)/libbpf/libbpf.a
+VMLINUX_H := $(BUILD)/include/vmlinux.h
+
+CLANG   ?= clang-19
+LLVM_STRIP ?= llvm-strip-19
+CC      ?= gcc
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+JOBS    ?= $(shell nproc)
+Q       := $(if $(V),,@)
+
+WARN    := -Wall -Wextra -Werror
+CFLAGS  ?= -O2 -g
+USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE \
+	-I$(TOP)/loader/include -I$(TOP)/bpf -I$(BUILD)/skel -I$(TOOLS)/include
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 $(WARN) \
+	-Wno-unused-function -I$(BUILD)/include -I$(TOOLS)/include -I$(TOP)/bpf
+
+.PHONY: all deps kernel bpf-toolchain test demo clean distclean help \
+	progs check-kernel-patch
+
+all: kernel bpf-toolchain progs
+
+help:
+	@sed -n '3,12p' $(TOP)/Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	$(Q)$(TOP)/tools/build/deps.sh
+
+# The kernel script is idempotent: it re-applies kernel-patch/series only
+# when it changed and lets kbuild rebuild what changed.
+kernel: deps
+	$(Q)$(TOP)/tools/build/kernel.sh $(TOP) $(BUILD) build
+
+$(KIMAGE) $(KSRC)/vmlinux: | kernel
+
+# ---- BPF toolchain, from the same kernel tree --------------------------
+
+TOOLS_MAKE := $(MAKE) -s --no-print-directory ARCH= CROSS_COMPILE= \
+	CC=$(CC) HOSTCC=$(CC) LD=ld EXTRA_CFLAGS='-g -O2 -w'
+
+$(LIBBPF): | $(KIMAGE)
+	@echo "  LIBBPF   $@"
+	$(Q)mkdir -p $(TOOLS)/libbpf
+	$(Q)$(TOOLS_MAKE) -C $(KSRC)/tools/lib/bpf OUTPUT=$(TOOLS)/libbpf/ \
+		BUILD_STATIC_ONLY=1 DESTDIR=$(TOOLS) prefix= all install_headers \
+		>$(BUILD)/logs/libbpf.log 2>&1 || { tail -20 $(BUILD)/logs/libbpf.log; exit 1; }
+
+$(BPFTOOL): $(LIBBPF)
+	@echo "  BPFTOOL  $@"
+	$(Q)mkdir -p $(TOOLS)/bpftool
+	$(Q)$(TOOLS_MAKE) -C $(KSRC)/tools/bpf/bpftool OUTPUT=$(TOOLS)/bpftool/ \
+		LIBBPF_OUTPUT=$(TOOLS)/libbpf/ LIBBPF_DESTDIR=$(TOOLS)/ \
+		CLANG=$(CLANG) LLVM_STRIP=$(LLVM_STRIP) prefix= DESTDIR=$(TOOLS)/ \
+		install-bin >$(BUILD)/logs/bpftool.log 2>&1 || { tail -20 $(BUILD)/logs/bpftool.log; exit 1; }
+
+$(VMLINUX_H): $(KSRC)/vmlinux $(BPFTOOL)
+	@echo "  VMLINUX  $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(BPFTOOL) btf dump file $(KSRC)/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+bpf-toolchain: kernel $(VMLINUX_H)
+
+# ---- BPF objects and skeletons ----------------------------------------
+
+BPF_HDRS := $(wildcard $(TOP)/bpf/*.h)
+
+# Every *.bpf.c is found by its name: names are unique across directories.
+vpath %.bpf.c $(TOP)/policy $(TOP)/bpf $(TOP)/tests/selftests
+
+$(BUILD)/bpf/%.bpf.o: %.bpf.c $(VMLINUX_H) $(BPF_HDRS)
+	@echo "  BPF      $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o $(BPFTOOL)
+	@echo "  SKEL     $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
+
+# ---- user-space library and programs ----------------------------------
+
+LIB_SRCS := $(wildcard $(TOP)/loader/lib/*.c)
+LIB_OBJS := $(patsubst $(TOP)/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIBCCMAP := $(BUILD)/libccmap.a
+LIB_LDLIBS := -lcrypto -lz
+
+$(BUILD)/obj/%.o: $(TOP)/%.c $(wildcard $(TOP)/loader/include/ccmap/*.h)
+	@echo "  CC       $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(LIBCCMAP): $(LIB_OBJS)
+	@echo "  AR       $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# ---- tests -------------------------------------------------------------
+
+include $(TOP)/tests/build.mk
+
+progs: $(PROGS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all test-progs
+	$(Q)$(TOP)/tests/run-tests --build $(BUILD)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(TOP)/tools/demo.sh --build $(BUILD)
+
+clean:
+	rm -rf $(BUILD)/bpf $(BUILD)/skel $(BUILD)/obj $(BUILD)/bin $(BUILD)/vm \
+		$(BUILD)/tests $(LIBCCMAP)
+
+distclean:
+	rm -rf $(BUILD)

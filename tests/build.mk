@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: GPL-2.0
+# Test programs (included by the top-level Makefile).
+
+# In-guest kernel selftests: one .bpf.c/.c pair per test, one runner binary.
+SELFTEST_DIR  := $(TOP)/tests/selftests
+SELFTEST_BPF  := $(wildcard $(SELFTEST_DIR)/*.bpf.c)
+SELFTEST_NAMES := $(patsubst $(SELFTEST_DIR)/%.bpf.c,%,$(SELFTEST_BPF))
+SELFTEST_SRCS := $(SELFTEST_DIR)/runner.c $(SELFTEST_NAMES:%=$(SELFTEST_DIR)/%.c)
+SELFTEST_SKELS := $(SELFTEST_NAMES:%=$(BUILD)/skel/%.skel.h)
+SELFTESTS     := $(BUILD)/bin/ccmap-selftests
+
+
+$(SELFTESTS): $(SELFTEST_SRCS) $(SELFTEST_DIR)/ccmap_test.h $(SELFTEST_SKELS) $(LIBBPF)
+	@echo "  CC       $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) -I$(SELFTEST_DIR) $(SELFTEST_SRCS) $(LIBBPF) \
+		-lelf -lz -lpthread -o $@
+
+# Guest helpers.
+$(BUILD)/bin/tcp_pingpong: $(TOP)/tests/vm/tcp_pingpong.c
+	@echo "  CC       $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@
+
+# Host unit tests: each tests/unit/test_*.c links libccmap.a; every test is
+# built twice, plainly and with ASan+UBSan.
+UNIT_SRCS  := $(wildcard $(TOP)/tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst $(TOP)/tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+UNIT_ASAN  := $(patsubst $(TOP)/tests/unit/%.c,$(BUILD)/tests/unit-asan/%,$(UNIT_SRCS))
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+$(BUILD)/tests/unit/%: $(TOP)/tests/unit/%.c $(LIBCCMAP)
+	@echo "  CC       $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) $< $(LIBCCMAP) $(LIB_LDLIBS) -o $@
+
+$(BUILD)/tests/unit-asan/%: $(TOP)/tests/unit/%.c $(LIB_SRCS)
+	@echo "  CC       $@ (ASan+UBSan)"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $< $(LIB_SRCS) $(LIB_LDLIBS) -o $@
+
+# libFuzzer targets: tests/fuzz/fuzz_*.c with the library sources.
+FUZZ_SRCS := $(wildcard $(TOP)/tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst $(TOP)/tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS))
+
+$(BUILD)/tests/fuzz/%: $(TOP)/tests/fuzz/%.c $(LIB_SRCS)
+	@echo "  FUZZ     $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) -g -O1 $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(TOP)/loader/include \
+		-fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) $(LIB_LDLIBS) -o $@
+
+PROGS += $(SELFTESTS) $(BUILD)/bin/tcp_pingpong
+
+.PHONY: test-progs
+test-progs: $(PROGS) $(UNIT_BINS) $(UNIT_ASAN) $(FUZZ_BINS)
