@@ -36,6 +36,9 @@ USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE \
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 $(WARN) \
 	-Wno-unused-function -I$(BUILD)/include -I$(TOOLS)/include -I$(TOP)/bpf
 
+# Keep BPF objects and skeletons: they are inputs of several rules.
+.SECONDARY:
+
 .PHONY: all deps kernel bpf-toolchain test demo clean distclean help \
 	progs check-kernel-patch
 

@@ -9,7 +9,7 @@
 char _license[] SEC("license") = "GPL";
 
 const volatile int target_tgid;
-u64 forks;
+__u64 forks;
 
 SEC("tp_btf/sched_process_fork")
 int count_fork(u64 *ctx)
