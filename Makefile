@@ -34,7 +34,7 @@ CFLAGS  ?= -O2 -g
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE \
 	-I$(TOP)/loader/include -I$(TOP)/bpf -I$(BUILD)/skel -I$(TOOLS)/include
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 $(WARN) \
-	-Wno-unused-function -I$(BUILD)/include -I$(TOOLS)/include -I$(TOP)/bpf
+	-Wno-unused-function -Wno-unused-parameter -I$(BUILD)/include -I$(TOOLS)/include -I$(TOP)/bpf
 
 # Keep BPF objects and skeletons: they are inputs of several rules.
 .SECONDARY:

@@ -11,7 +11,7 @@ set -eu
 pkgs="build-essential bc bison flex libssl-dev libelf-dev zlib1g-dev
 dwarves linux-source-6.12 clang-19 llvm-19 lld-19 libclang-rt-19-dev
 qemu-system-x86 busybox-static iproute2 ccache bpftrace spin cpio kmod
-libcap-dev rsync xz-utils e2fsprogs git python3"
+libcap-dev rsync xz-utils e2fsprogs git python3 python3-ply"
 
 missing=
 for p in $pkgs; do
