@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ccmapd configuration file.  Line based; '#' starts a comment; tokens are
+ * separated by blanks (no quoting: paths cannot contain blanks or '#').
+ *
+ *   node <id>                          this node's id, 0..63       (required)
+ *   listen <addr>                      a.b.c.d:port or [v6]:port  (required)
+ *   peer <id> <addr>                   one line per other node, at most 63
+ *   key <path>                         cluster key file (absolute) (required)
+ *   share <name> <path> size <size>    at least one, at most 32   (required)
+ *   policy <name>                      exclusive | msi | mirage | adaptive (msi)
+ *   timeout_ms <n>                     fault deadline, 1..3600000 (5000)
+ *   control <path>                     control socket (/run/ccmap/ccmapd.sock)
+ *
+ * <size> is a decimal number of bytes with an optional suffix K, M, G or T
+ * (powers of 1024); it must be a positive multiple of 4096 and at most 16T.
+ * Share names are 1..63 characters of [A-Za-z0-9_.-].
+ *
+ * Every error is reported as "file:line: reason" (or "file: reason" for a
+ * missing keyword, "override 'k=v': reason" for a command-line override).
+ * See docs/protocol.md, section "Configuration".
+ */
+#ifndef CCMAP_CONFIG_H
+#define CCMAP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <ccmap/proto.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CCMAP_CFG_MAX_PEERS   (CCMAP_MAX_NODES - 1)
+#define CCMAP_CFG_PATH_MAX    255
+#define CCMAP_CFG_SOCK_MAX    107            /* sun_path - 1 */
+#define CCMAP_CFG_LINE_MAX    1023
+#define CCMAP_CFG_FILE_MAX    (1024 * 1024)  /* bytes */
+#define CCMAP_SHARE_SIZE_MAX  (UINT64_C(1) << 44)
+#define CCMAP_TIMEOUT_MAX     3600000u
+
+struct ccmap_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[64];                       /* canonical "ip:port" / "[ip]:port" */
+};
+
+struct ccmap_cfg_peer {
+	uint16_t id;
+	int line;
+	struct ccmap_addr addr;
+};
+
+struct ccmap_cfg_share {
+	char name[CCMAP_SHARE_NAME_MAX + 1];
+	char path[CCMAP_CFG_PATH_MAX + 1];
+	uint64_t size;
+	int line;
+};
+
+struct ccmap_config {
+	char source[CCMAP_CFG_PATH_MAX + 1]; /* file name used in messages */
+	uint16_t node;
+	struct ccmap_addr listen;
+	char key_path[CCMAP_CFG_PATH_MAX + 1];
+	char policy[32];
+	uint32_t timeout_ms;
+	char control[CCMAP_CFG_SOCK_MAX + 1];
+	unsigned n_peers;
+	struct ccmap_cfg_peer peers[CCMAP_CFG_MAX_PEERS];
+	unsigned n_shares;
+	struct ccmap_cfg_share shares[CCMAP_MAX_SHARES];
+	/* line where each single-valued keyword was given (0: not given,
+	 * -1: set by an override) */
+	int line_node, line_listen, line_key, line_policy, line_timeout, line_control;
+};
+
+struct ccmap_cfg_err {
+	int line;          /* 0 if not about one line */
+	char msg[400];     /* "file:line: reason" */
+};
+
+/* Defaults: policy msi, timeout 5000 ms, control /run/ccmap/ccmapd.sock. */
+void ccmap_config_defaults(struct ccmap_config *c);
+
+/* Parse a buffer (may contain anything); name is used in messages.  Does
+ * not check required keywords: call ccmap_config_finish() afterwards.
+ * Returns 0 or -1 with e filled. */
+int ccmap_config_parse_mem(struct ccmap_config *c, const char *name,
+			   const char *buf, size_t len, struct ccmap_cfg_err *e);
+
+/* Read and parse a file (at most CCMAP_CFG_FILE_MAX bytes); no finish. */
+int ccmap_config_parse_file(struct ccmap_config *c, const char *path,
+			    struct ccmap_cfg_err *e);
+
+/* Apply one "keyword=arguments" override, e.g. "timeout_ms=100",
+ * "peer=4 10.77.0.4:7070" (replaces or adds peer 4), "share=data /x size 2M"
+ * (replaces or adds share 'data').  Call ccmap_config_finish() afterwards. */
+int ccmap_config_override(struct ccmap_config *c, const char *kv,
+			  struct ccmap_cfg_err *e);
+
+/* Required keywords and cross-line checks (peer id equal to node id, peer
+ * address equal to the listen address). */
+int ccmap_config_finish(struct ccmap_config *c, struct ccmap_cfg_err *e);
+
+/* defaults + parse_file + overrides + finish */
+int ccmap_config_load(struct ccmap_config *c, const char *path,
+		      const char *const *overrides, unsigned n_overrides,
+		      struct ccmap_cfg_err *e);
+
+/* Bitmap of configured node ids (this node and its peers). */
+uint64_t ccmap_config_members(const struct ccmap_config *c);
+
+/* Share list as exchanged in HELLO. */
+unsigned ccmap_config_share_descs(const struct ccmap_config *c,
+				  struct ccmap_share_desc *out);
+
+/* Canonical text of a configuration (parses back to the same values).
+ * Returns the length written (excluding NUL) or -1 if len is too small. */
+int ccmap_config_format(const struct ccmap_config *c, char *buf, size_t len);
+
+/* Parsers used by the above, exposed for ccmapctl and tests.  On error they
+ * return -1 and write a reason (without file/line) to why. */
+int ccmap_parse_size(const char *s, uint64_t *out, char *why, size_t whylen);
+int ccmap_parse_u32(const char *s, uint32_t max, uint32_t *out, char *why,
+		    size_t whylen, const char *what);
+int ccmap_parse_addr(const char *s, struct ccmap_addr *a, char *why, size_t whylen);
+bool ccmap_addr_equal(const struct ccmap_addr *a, const struct ccmap_addr *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CCMAP_CONFIG_H */

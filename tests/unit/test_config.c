@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tests of the ccmapd config parser: a full good config, defaults, every
+ * error message (exact text), overrides, the canonical format round trip,
+ * and file loading.
+ */
+#include <ccmap/config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int tests, failures;
+
+#define OK(cond, ...) do { \
+	bool ok_ = (cond); \
+	tests++; \
+	if (ok_) { printf("ok %d - ", tests); } \
+	else { failures++; printf("not ok %d - ", tests); } \
+	printf(__VA_ARGS__); printf("\n"); \
+	if (!ok_) printf("#   at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+} while (0)
+
+static const char good[] =
+	"# ccmapd config\n"
+	"node 1\n"
+	"listen 10.77.0.1:7070\n"
+	"peer 2 10.77.0.2:7070   # second\n"
+	"peer 3 10.77.0.3:7070\n"
+	"\tkey /etc/ccmap/cluster.key\n"
+	"share data /tmp/ccmap/data size 1M\n"
+	"share log /tmp/ccmap/log size 8192\r\n"
+	"policy mirage\n"
+	"timeout_ms 250\n"
+	"control /run/ccmap/x.sock\n"
+	"\n"
+	"   # trailing comment\n";
+
+static struct ccmap_config c;
+static struct ccmap_cfg_err e;
+
+static int parse_finish(const char *text)
+{
+	ccmap_config_defaults(&c);
+	if (ccmap_config_parse_mem(&c, "t.conf", text, strlen(text), &e))
+		return -1;
+	return ccmap_config_finish(&c, &e);
+}
+
+static void test_good(void)
+{
+	char buf[4096];
+	struct ccmap_config c2;
+	struct ccmap_share_desc d[CCMAP_MAX_SHARES];
+	int n;
+
+	OK(parse_finish(good) == 0, "good config parses: %s", e.msg);
+	OK(c.node == 1 && !strcmp(c.listen.text, "10.77.0.1:7070") && c.n_peers == 2 &&
+	   c.peers[0].id == 2 && !strcmp(c.peers[1].addr.text, "10.77.0.3:7070") &&
+	   !strcmp(c.key_path, "/etc/ccmap/cluster.key") && c.n_shares == 2 &&
+	   c.shares[0].size == 1048576 && !strcmp(c.shares[1].name, "log") &&
+	   c.shares[1].size == 8192 && !strcmp(c.shares[1].path, "/tmp/ccmap/log") &&
+	   !strcmp(c.policy, "mirage") && c.timeout_ms == 250 &&
+	   !strcmp(c.control, "/run/ccmap/x.sock"), "all values as written");
+	OK(ccmap_config_members(&c) == 0xe, "members bitmap {1,2,3}");
+	OK(ccmap_config_share_descs(&c, d) == 2 && !strcmp(d[0].name, "data") &&
+	   d[0].size == 1048576, "share descriptors for HELLO");
+	n = ccmap_config_format(&c, buf, sizeof(buf));
+	ccmap_config_defaults(&c2);
+	OK(n > 0 && ccmap_config_parse_mem(&c2, "fmt", buf, (size_t)n, &e) == 0 &&
+	   ccmap_config_finish(&c2, &e) == 0 && c2.node == c.node && c2.n_peers == 2 &&
+	   c2.shares[0].size == c.shares[0].size && c2.timeout_ms == 250 &&
+	   !strcmp(c2.policy, "mirage"), "canonical format parses back to the same values");
+	OK(ccmap_config_format(&c, buf, 10) == -1, "format reports a too small buffer");
+
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n") == 0 &&
+	   !strcmp(c.policy, "msi") && c.timeout_ms == 5000 &&
+	   !strcmp(c.control, "/run/ccmap/ccmapd.sock") && c.n_peers == 0,
+	   "minimal config gets defaults (msi, 5000 ms, control socket)");
+	OK(parse_finish("node 63\nlisten [::1]:65535\nkey /k\nshare a.b-c_D /a size 1g\n"
+			"share b /b size 16T\npeer 0 [fd00::2]:7070\n") == 0 &&
+	   !strcmp(c.listen.text, "[::1]:65535") && c.shares[0].size == (1ull << 30) &&
+	   c.shares[1].size == (16ull << 40) && !strcmp(c.peers[0].addr.text, "[fd00::2]:7070"),
+	   "IPv6, node 63, lower-case suffix, 16T share: %s", e.msg);
+}
+
+struct bad { const char *text; const char *msg; };
+
+static const struct bad bads[] = {
+	{ "nodes 1\n", "t.conf:1: unknown keyword 'nodes'" },
+	{ "node\n", "t.conf:1: 'node' takes 1 argument (node <id>), got 0" },
+	{ "node 1 2\n", "t.conf:1: 'node' takes 1 argument (node <id>), got 2" },
+	{ "node 64\n", "t.conf:1: node id '64' out of range (max 63)" },
+	{ "node -1\n", "t.conf:1: node id '-1' is not a decimal number" },
+	{ "node 1x\n", "t.conf:1: node id '1x' is not a decimal number" },
+	{ "node 99999999999999999999999\n",
+	  "t.conf:1: node id '99999999999999999999999' out of range (max 63)" },
+	{ "node 1\n\nnode 2\n", "t.conf:3: duplicate 'node' (first given on line 1)" },
+	{ "listen 10.0.0.1\n",
+	  "t.conf:1: bad address '10.0.0.1': expected IPv4:port or [IPv6]:port" },
+	{ "listen 10.0.0.256:7070\n",
+	  "t.conf:1: bad address '10.0.0.256:7070': '10.0.0.256' is not an IPv4 address "
+	  "(dotted decimal a.b.c.d)" },
+	{ "listen host.example:7070\n",
+	  "t.conf:1: bad address 'host.example:7070': 'host.example' is not an IPv4 address "
+	  "(dotted decimal a.b.c.d)" },
+	{ "listen 10.0.0.1:70000\n",
+	  "t.conf:1: bad address '10.0.0.1:70000': port '70000' out of range (max 65535)" },
+	{ "listen 10.0.0.1:0\n",
+	  "t.conf:1: bad address '10.0.0.1:0': port 0 out of range 1-65535" },
+	{ "listen 10.0.0.1:http\n",
+	  "t.conf:1: bad address '10.0.0.1:http': port 'http' is not a decimal number" },
+	{ "listen :7070\n", "t.conf:1: bad address ':7070': bad host part" },
+	{ "listen [::1:7070\n", "t.conf:1: bad address '[::1:7070': expected [IPv6]:port" },
+	{ "listen [::g]:7070\n",
+	  "t.conf:1: bad address '[::g]:7070': '::g' is not an IPv6 address" },
+	{ "listen 1.2.3.4:5\nlisten 1.2.3.4:6\n",
+	  "t.conf:2: duplicate 'listen' (first given on line 1)" },
+	{ "peer 2\n", "t.conf:1: 'peer' takes 2 arguments (peer <id> <ip:port>), got 1" },
+	{ "peer 2 10.0.0.2:7070\npeer 2 10.0.0.3:7070\n",
+	  "t.conf:2: duplicate peer id 2 (first on line 1)" },
+	{ "peer 2 10.0.0.2:7070\npeer 3 10.0.0.2:7070\n",
+	  "t.conf:2: peer 3 has the same address 10.0.0.2:7070 as peer 2" },
+	{ "peer 2 0.0.0.0:7070\n",
+	  "t.conf:1: peer 2 address 0.0.0.0:7070 is unspecified (0.0.0.0/::)" },
+	{ "peer 70 10.0.0.2:1\n", "t.conf:1: peer id '70' out of range (max 63)" },
+	{ "node 1\nlisten 10.0.0.1:7070\nkey /k\nshare a /a size 4K\npeer 1 10.0.0.2:7070\n",
+	  "t.conf:5: peer id 1 is this node's own id" },
+	{ "node 1\nlisten 10.0.0.1:7070\nkey /k\nshare a /a size 4K\npeer 2 10.0.0.1:7070\n",
+	  "t.conf:5: peer 2 has this node's listen address 10.0.0.1:7070" },
+	{ "key etc/key\n", "t.conf:1: key path 'etc/key' must be absolute" },
+	{ "key /a\nkey /b\n", "t.conf:2: duplicate 'key' (first given on line 1)" },
+	{ "share data /d\n",
+	  "t.conf:1: 'share' takes 4 arguments (share <name> <path> size <size>), got 2" },
+	{ "share data /d bytes 1M\n",
+	  "t.conf:1: expected 'size' after the share path, got 'bytes'" },
+	{ "share da/ta /d size 1M\n",
+	  "t.conf:1: bad share name 'da/ta': 1 to 63 characters of A-Z a-z 0-9 _ . -" },
+	{ "share data d size 1M\n", "t.conf:1: share path 'd' must be absolute" },
+	{ "share data /d size 1000\n",
+	  "t.conf:1: share 'data' size 1000 is not a multiple of the page size 4096" },
+	{ "share data /d size 0\n", "t.conf:1: share 'data' size must not be 0" },
+	{ "share data /d size 1X\n",
+	  "t.conf:1: size '1X' has an unknown suffix (use K, M, G or T)" },
+	{ "share data /d size 1MB\n",
+	  "t.conf:1: size '1MB' has trailing characters after the suffix" },
+	{ "share data /d size M\n", "t.conf:1: size 'M' does not start with a number" },
+	{ "share data /d size 18446744073709551616\n",
+	  "t.conf:1: size '18446744073709551616' overflows 64 bits" },
+	{ "share data /d size 16777216T\n", "t.conf:1: size '16777216T' overflows 64 bits" },
+	{ "share data /d size 17T\n",
+	  "t.conf:1: share 'data' size 18691697672192 exceeds the maximum 16T" },
+	{ "share a /d size 4K\nshare a /e size 4K\n",
+	  "t.conf:2: duplicate share name 'a' (first on line 1)" },
+	{ "share a /d size 4K\nshare b /d size 4K\n",
+	  "t.conf:2: share 'b' uses the same path as share 'a'" },
+	{ "policy fifo\n",
+	  "t.conf:1: unknown policy 'fifo' (expected exclusive, msi, mirage or adaptive)" },
+	{ "policy msi\npolicy msi\n", "t.conf:2: duplicate 'policy' (first given on line 1)" },
+	{ "timeout_ms 0\n", "t.conf:1: timeout_ms must be at least 1" },
+	{ "timeout_ms 3600001\n", "t.conf:1: timeout_ms '3600001' out of range (max 3600000)" },
+	{ "timeout_ms 5s\n", "t.conf:1: timeout_ms '5s' is not a decimal number" },
+	{ "control run/sock\n", "t.conf:1: control socket path 'run/sock' must be absolute" },
+	{ "control /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	  "t.conf:1: control socket path is 128 bytes long (max 107)" },
+	{ "node 1 \x01\n", "t.conf:1: invalid character 0x01 at column 8" },
+	{ "node 1\xc3\xa9\n", "t.conf:1: invalid character 0xc3 at column 7" },
+	{ "a b c d e f g h i\n", "t.conf:1: too many words on one line (max 8)" },
+	/* missing required keywords (no line) */
+	{ "", "t.conf: missing required keyword 'node'" },
+	{ "node 1\n", "t.conf: missing required keyword 'listen'" },
+	{ "node 1\nlisten 1.2.3.4:5\n", "t.conf: missing required keyword 'key'" },
+	{ "node 1\nlisten 1.2.3.4:5\nkey /k\n",
+	  "t.conf: missing required keyword 'share' (at least one)" },
+};
+
+static void test_bad(void)
+{
+	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		int rc = parse_finish(bads[i].text);
+
+		OK(rc == -1 && !strcmp(e.msg, bads[i].msg), "error: %s%s%s", bads[i].msg,
+		   rc == -1 && strcmp(e.msg, bads[i].msg) ? " -- got: " : "",
+		   rc == -1 && strcmp(e.msg, bads[i].msg) ? e.msg : "");
+	}
+	/* NUL byte, over-long line, too many peers/shares: built in code */
+	{
+		const char t[] = "node 1\nno\0de 2\n";
+
+		ccmap_config_defaults(&c);
+		OK(ccmap_config_parse_mem(&c, "t.conf", t, sizeof(t) - 1, &e) == -1 &&
+		   !strcmp(e.msg, "t.conf:2: NUL byte at column 3") && e.line == 2,
+		   "error: %s", e.msg);
+	}
+	{
+		static char t[3000];
+
+		memset(t, ' ', 2000);
+		memcpy(t + 2000, "node 1\n", 8);
+		ccmap_config_defaults(&c);
+		OK(ccmap_config_parse_mem(&c, "t.conf", t, strlen(t), &e) == -1 &&
+		   !strcmp(e.msg, "t.conf:1: line too long (2006 bytes, max 1023)"),
+		   "error: %s", e.msg);
+	}
+	{
+		static char t[8192];
+		size_t n = 0;
+
+		for (int i = 0; i < 64; i++)
+			n += (size_t)sprintf(t + n, "peer %d 10.0.%d.%d:7070\n", i, i / 200, i % 200 + 1);
+		ccmap_config_defaults(&c);
+		OK(ccmap_config_parse_mem(&c, "t.conf", t, n, &e) == -1 &&
+		   !strcmp(e.msg, "t.conf:64: too many peers (max 63)"), "error: %s", e.msg);
+		n = 0;
+		for (int i = 0; i < 33; i++)
+			n += (size_t)sprintf(t + n, "share s%d /s/%d size 4K\n", i, i);
+		ccmap_config_defaults(&c);
+		OK(ccmap_config_parse_mem(&c, "t.conf", t, n, &e) == -1 &&
+		   !strcmp(e.msg, "t.conf:33: too many shares (max 32)"), "error: %s", e.msg);
+	}
+}
+
+static void test_overrides(void)
+{
+	const char *ov[] = { "timeout_ms=100", "peer=3 10.77.0.33:7070", "peer=4 10.77.0.4:7070",
+			     "share=data /tmp/ccmap/data size 2M", "policy=msi", "node=5" };
+	char path[] = "/tmp/ccmap-cfgXXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, good, sizeof(good) - 1) != (ssize_t)(sizeof(good) - 1)) {
+		OK(false, "temp file");
+		return;
+	}
+	close(fd);
+	OK(ccmap_config_load(&c, path, ov, 6, &e) == 0 && c.timeout_ms == 100 &&
+	   c.n_peers == 3 && !strcmp(c.peers[1].addr.text, "10.77.0.33:7070") &&
+	   c.peers[2].id == 4 && c.shares[0].size == (2u << 20) && c.n_shares == 2 &&
+	   !strcmp(c.policy, "msi") && c.node == 5 && ccmap_config_members(&c) == 0x3c,
+	   "load with overrides: replaced values, added peer 4, share resized: %s", e.msg);
+	{
+		const char *bad1[] = { "timeout_ms=abc" };
+		const char *bad2[] = { "nosuch=1" };
+		const char *bad3[] = { "timeout_ms" };
+		const char *bad4[] = { "node=2" };
+		const char *bad5[] = { "peer=5 10.77.0.2:7070" };
+		const char *bad6[] = { "=5" };
+
+		OK(ccmap_config_load(&c, path, bad1, 1, &e) == -1 &&
+		   !strcmp(e.msg, "override 'timeout_ms=abc': timeout_ms 'abc' is not a decimal number"),
+		   "override error: %s", e.msg);
+		OK(ccmap_config_load(&c, path, bad2, 1, &e) == -1 &&
+		   !strcmp(e.msg, "override 'nosuch=1': unknown keyword 'nosuch'"),
+		   "override error: %s", e.msg);
+		OK(ccmap_config_load(&c, path, bad3, 1, &e) == -1 &&
+		   !strcmp(e.msg, "override 'timeout_ms': expected keyword=value"),
+		   "override error: %s", e.msg);
+		OK(ccmap_config_load(&c, path, bad4, 1, &e) == -1 &&
+		   !strcmp(e.msg, strcat(strcpy((char[300]){ 0 }, path),
+					 ":4: peer id 2 is this node's own id")),
+		   "override makes the node a peer: %s", e.msg);
+		OK(ccmap_config_load(&c, path, bad5, 1, &e) == -1 &&
+		   !strcmp(e.msg, "override 'peer=5 10.77.0.2:7070': peer 5 has the same address "
+			   "10.77.0.2:7070 as peer 2"), "override error: %s", e.msg);
+		OK(ccmap_config_load(&c, path, bad6, 1, &e) == -1 &&
+		   !strcmp(e.msg, "override '=5': expected keyword=value"),
+		   "override error: %s", e.msg);
+	}
+	unlink(path);
+	OK(ccmap_config_load(&c, path, NULL, 0, &e) == -1 &&
+	   strstr(e.msg, "cannot open: No such file or directory") &&
+	   !strncmp(e.msg, path, strlen(path)), "missing file: %s", e.msg);
+	OK(ccmap_config_load(&c, "/tmp", NULL, 0, &e) == -1 &&
+	   !strcmp(e.msg, "/tmp: not a regular file"), "directory: %s", e.msg);
+}
+
+static void test_values(void)
+{
+	uint64_t v;
+	uint32_t u;
+	char why[120];
+	struct ccmap_addr a, b;
+
+	OK(ccmap_parse_size("4K", &v, why, sizeof(why)) == 0 && v == 4096 &&
+	   ccmap_parse_size("3G", &v, why, sizeof(why)) == 0 && v == 3ull << 30 &&
+	   ccmap_parse_size("18446744073709551615", &v, why, sizeof(why)) == 0 &&
+	   v == UINT64_MAX && ccmap_parse_size("16777215T", &v, why, sizeof(why)) == 0 &&
+	   v == 16777215ull << 40, "sizes incl. the largest representable ones");
+	OK(ccmap_parse_u32("4294967295", UINT32_MAX, &u, why, sizeof(why), "n") == 0 &&
+	   u == UINT32_MAX && ccmap_parse_u32("4294967296", UINT32_MAX, &u, why, sizeof(why),
+					      "n") == -1, "u32 bounds");
+	OK(ccmap_parse_addr("10.0.0.1:7070", &a, why, sizeof(why)) == 0 &&
+	   ccmap_parse_addr("10.0.0.1:7070", &b, why, sizeof(why)) == 0 && ccmap_addr_equal(&a, &b) &&
+	   ccmap_parse_addr("10.0.0.1:7071", &b, why, sizeof(why)) == 0 && !ccmap_addr_equal(&a, &b),
+	   "address equality");
+}
+
+int main(void)
+{
+	test_good();
+	test_bad();
+	test_overrides();
+	test_values();
+	printf("1..%d\n", tests);
+	if (failures)
+		printf("# %d of %d tests failed\n", failures, tests);
+	return failures ? 1 : 0;
+}
