@@ -5,12 +5,31 @@
 SELFTEST_DIR  := $(TOP)/tests/selftests
 SELFTEST_BPF  := $(wildcard $(SELFTEST_DIR)/*.bpf.c)
 SELFTEST_NAMES := $(patsubst $(SELFTEST_DIR)/%.bpf.c,%,$(SELFTEST_BPF))
-SELFTEST_SRCS := $(SELFTEST_DIR)/runner.c $(SELFTEST_NAMES:%=$(SELFTEST_DIR)/%.c)
+SELFTEST_SRCS := $(SELFTEST_DIR)/runner.c $(SELFTEST_DIR)/util.c \
+		 $(SELFTEST_NAMES:%=$(SELFTEST_DIR)/%.c)
+SELFTEST_HDRS := $(SELFTEST_DIR)/ccmap_test.h $(SELFTEST_DIR)/util.h \
+		 $(SELFTEST_DIR)/selftest_abi.h
 SELFTEST_SKELS := $(SELFTEST_NAMES:%=$(BUILD)/skel/%.skel.h)
 SELFTESTS     := $(BUILD)/bin/ccmap-selftests
 
+# Every selftest policy includes selftest.bpf.h (the generic rule only
+# knows bpf/*.h).
+$(SELFTEST_NAMES:%=$(BUILD)/bpf/%.bpf.o): $(SELFTEST_DIR)/selftest.bpf.h \
+	$(SELFTEST_DIR)/selftest_abi.h
 
-$(SELFTESTS): $(SELFTEST_SRCS) $(SELFTEST_DIR)/ccmap_test.h $(SELFTEST_SKELS) $(LIBBPF)
+# Programs the verifier must reject: objects without a skeleton (one would
+# fail to load), opened by the reject test from <build>/bpf/reject/.
+SELFTEST_REJECT := $(patsubst $(SELFTEST_DIR)/reject/%.bpf.c,$(BUILD)/bpf/reject/%.bpf.o,\
+		   $(wildcard $(SELFTEST_DIR)/reject/*.bpf.c))
+
+$(BUILD)/bpf/reject/%.bpf.o: $(SELFTEST_DIR)/reject/%.bpf.c $(VMLINUX_H) $(BPF_HDRS) \
+		$(SELFTEST_DIR)/selftest.bpf.h $(SELFTEST_DIR)/selftest_abi.h
+	@echo "  BPF      $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(SELFTESTS): $(SELFTEST_SRCS) $(SELFTEST_HDRS) $(SELFTEST_SKELS) $(LIBBPF) \
+		$(SELFTEST_REJECT)
 	@echo "  CC       $@"
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(SELFTEST_DIR) $(SELFTEST_SRCS) $(LIBBPF) \
@@ -29,12 +48,12 @@ UNIT_BINS  := $(patsubst $(TOP)/tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS
 UNIT_ASAN  := $(patsubst $(TOP)/tests/unit/%.c,$(BUILD)/tests/unit-asan/%,$(UNIT_SRCS))
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-$(BUILD)/tests/unit/%: $(TOP)/tests/unit/%.c $(LIBCCMAP)
+$(BUILD)/tests/unit/%: $(TOP)/tests/unit/%.c $(TOP)/tests/unit/tap.h $(LIBCCMAP)
 	@echo "  CC       $@"
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(USER_CFLAGS) $< $(LIBCCMAP) $(LIB_LDLIBS) -o $@
 
-$(BUILD)/tests/unit-asan/%: $(TOP)/tests/unit/%.c $(LIB_SRCS)
+$(BUILD)/tests/unit-asan/%: $(TOP)/tests/unit/%.c $(TOP)/tests/unit/tap.h $(LIB_SRCS) $(wildcard $(TOP)/loader/include/ccmap/*.h)
 	@echo "  CC       $@ (ASan+UBSan)"
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN_FLAGS) $< $(LIB_SRCS) $(LIB_LDLIBS) -o $@

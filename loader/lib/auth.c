@@ -20,19 +20,6 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct ccmap_err *err, int code, const char *fmt, ...)
-{
-	if (err) {
-		va_list ap;
-
-		err->code = code;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -code;
-}
 
 /* ---- key ------------------------------------------------------------------ */
 
@@ -63,16 +50,16 @@ int ccmap_key_parse(const char *t, size_t len, struct ccmap_key *k,
 		e--;
 	digits = e - b;
 	if (digits == 0)
-		return fail(err, CCMAP_E_INVAL, "key is empty");
+		return ccmap_fail(err, CCMAP_E_INVAL, "key is empty");
 	for (size_t i = b; i < e; i++)
 		if (hexval(t[i]) < 0)
-			return fail(err, CCMAP_E_INVAL,
+			return ccmap_fail(err, CCMAP_E_INVAL,
 				    "key has a non-hex character at offset %zu", i);
 	if (digits % 2)
-		return fail(err, CCMAP_E_INVAL, "key has an odd number of hex digits (%zu)",
+		return ccmap_fail(err, CCMAP_E_INVAL, "key has an odd number of hex digits (%zu)",
 			    digits);
 	if (digits / 2 < CCMAP_KEY_MIN || digits / 2 > CCMAP_KEY_MAX)
-		return fail(err, CCMAP_E_INVAL,
+		return ccmap_fail(err, CCMAP_E_INVAL,
 			    "key is %zu bytes, must be %d to %d bytes (%d to %d hex digits)",
 			    digits / 2, CCMAP_KEY_MIN, CCMAP_KEY_MAX, 2 * CCMAP_KEY_MIN,
 			    2 * CCMAP_KEY_MAX);
@@ -92,18 +79,18 @@ int ccmap_key_load(const char *path, struct ccmap_key *k, struct ccmap_err *err)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return fail(err, CCMAP_E_IO, "%s: cannot open key file: %s", path,
+		return ccmap_fail(err, CCMAP_E_IO, "%s: cannot open key file: %s", path,
 			    strerror(errno));
 	if (fstat(fd, &st) < 0) {
-		rc = fail(err, CCMAP_E_IO, "%s: %s", path, strerror(errno));
+		rc = ccmap_fail(err, CCMAP_E_IO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		rc = fail(err, CCMAP_E_INVAL, "%s: key file is not a regular file", path);
+		rc = ccmap_fail(err, CCMAP_E_INVAL, "%s: key file is not a regular file", path);
 		goto out;
 	}
 	if (st.st_mode & 077) {
-		rc = fail(err, CCMAP_E_INVAL,
+		rc = ccmap_fail(err, CCMAP_E_INVAL,
 			  "%s: key file is accessible by group/others (mode %03o); chmod 600 it",
 			  path, (unsigned)(st.st_mode & 0777));
 		goto out;
@@ -113,7 +100,7 @@ int ccmap_key_load(const char *path, struct ccmap_key *k, struct ccmap_err *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = fail(err, CCMAP_E_IO, "%s: read: %s", path, strerror(errno));
+			rc = ccmap_fail(err, CCMAP_E_IO, "%s: read: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -121,7 +108,7 @@ int ccmap_key_load(const char *path, struct ccmap_key *k, struct ccmap_err *err)
 		got += (size_t)n;
 	}
 	if (got == sizeof(buf)) {
-		rc = fail(err, CCMAP_E_INVAL, "%s: key file too long", path);
+		rc = ccmap_fail(err, CCMAP_E_INVAL, "%s: key file too long", path);
 		goto out;
 	}
 	rc = ccmap_key_parse(buf, got, k, err);
@@ -190,18 +177,18 @@ int ccmap_shares_compare(const struct ccmap_share_desc *mine, unsigned n_mine,
 
 	for (unsigned i = 0; i < n; i++) {
 		if (strcmp(mine[i].name, theirs[i].name))
-			return fail(err, CCMAP_E_SHARE_MISMATCH,
+			return ccmap_fail(err, CCMAP_E_SHARE_MISMATCH,
 				    "share list mismatch: share #%u is '%s' on node %u but "
 				    "'%s' on node %u", i, mine[i].name, self, theirs[i].name, peer);
 		if (mine[i].size != theirs[i].size)
-			return fail(err, CCMAP_E_SHARE_MISMATCH,
+			return ccmap_fail(err, CCMAP_E_SHARE_MISMATCH,
 				    "share list mismatch: share '%s' is %llu bytes on node %u "
 				    "but %llu bytes on node %u", mine[i].name,
 				    (unsigned long long)mine[i].size, self,
 				    (unsigned long long)theirs[i].size, peer);
 	}
 	if (n_mine != n_theirs)
-		return fail(err, CCMAP_E_SHARE_MISMATCH,
+		return ccmap_fail(err, CCMAP_E_SHARE_MISMATCH,
 			    "share list mismatch: node %u has %u shares, node %u has %u "
 			    "(first unmatched: '%s')", self, n_mine, peer, n_theirs,
 			    n_mine > n_theirs ? mine[n].name : theirs[n].name);
@@ -235,16 +222,16 @@ int ccmap_hs_init(struct ccmap_hs *hs, int role, const struct ccmap_hs_params *p
 	memset(hs, 0, sizeof(*hs));
 	hs->state = CCMAP_HS_FAILED;
 	if (!p || !p->key || p->key->len < CCMAP_KEY_MIN || p->key->len > CCMAP_KEY_MAX)
-		return fail(&hs->err, CCMAP_E_INVAL, "handshake needs a cluster key");
+		return ccmap_fail(&hs->err, CCMAP_E_INVAL, "handshake needs a cluster key");
 	if (p->self > CCMAP_MAX_NODE_ID)
-		return fail(&hs->err, CCMAP_E_INVAL, "own node id %u out of range", p->self);
+		return ccmap_fail(&hs->err, CCMAP_E_INVAL, "own node id %u out of range", p->self);
 	if (role == CCMAP_HS_INITIATOR && (p->peer > CCMAP_MAX_NODE_ID || p->peer == p->self))
-		return fail(&hs->err, CCMAP_E_INVAL, "peer node id %u invalid", p->peer);
+		return ccmap_fail(&hs->err, CCMAP_E_INVAL, "peer node id %u invalid", p->peer);
 	if (role != CCMAP_HS_INITIATOR && role != CCMAP_HS_RESPONDER)
-		return fail(&hs->err, CCMAP_E_INVAL, "bad handshake role %d", role);
+		return ccmap_fail(&hs->err, CCMAP_E_INVAL, "bad handshake role %d", role);
 	if (p->incarnation == 0 || p->n_shares > CCMAP_MAX_SHARES ||
 	    (p->n_shares && !p->shares))
-		return fail(&hs->err, CCMAP_E_INVAL, "bad handshake parameters");
+		return ccmap_fail(&hs->err, CCMAP_E_INVAL, "bad handshake parameters");
 	hs->p = *p;
 	memcpy(hs->shares, p->shares, p->n_shares * sizeof(*p->shares));
 	hs->p.shares = hs->shares;
@@ -252,7 +239,7 @@ int ccmap_hs_init(struct ccmap_hs *hs, int role, const struct ccmap_hs_params *p
 	if (nonce)
 		memcpy(hs->nonce, nonce, CCMAP_NONCE_LEN);
 	else if (RAND_bytes(hs->nonce, CCMAP_NONCE_LEN) != 1)
-		return fail(&hs->err, CCMAP_E_AUTH, "RAND_bytes failed");
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH, "RAND_bytes failed");
 	hs->peer = role == CCMAP_HS_INITIATOR ? p->peer : CCMAP_NODE_NONE;
 	hs->state = role == CCMAP_HS_INITIATOR ? CCMAP_HS_START : CCMAP_HS_WAIT_HELLO;
 	return 0;
@@ -272,7 +259,7 @@ int ccmap_hs_hello(struct ccmap_hs *hs, struct ccmap_msg *out)
 	long n;
 
 	if (hs->role != CCMAP_HS_INITIATOR || hs->state != CCMAP_HS_START)
-		return fail(&hs->err, CCMAP_E_PROTOCOL, "HELLO not expected in this state");
+		return ccmap_fail(&hs->err, CCMAP_E_PROTOCOL, "HELLO not expected in this state");
 	ccmap_msg_init(out, CCMAP_T_HELLO, hs->p.self, 0, 0);
 	fill_hello(hs, &out->u.hello, hs->p.peer);
 	n = ccmap_encode_payload(out, hs->t_hello, sizeof(hs->t_hello), &hs->err);
@@ -347,10 +334,10 @@ static int on_hello(struct ccmap_hs *hs, const struct ccmap_msg *in,
 
 	if (from == hs->p.self || from > CCMAP_MAX_NODE_ID ||
 	    !(hs->p.allowed_peers >> from & 1))
-		return fail(&hs->err, CCMAP_E_AUTH,
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH,
 			    "HELLO from node %u, which is not a configured peer", from);
 	if (h->to_node != hs->p.self)
-		return fail(&hs->err, CCMAP_E_AUTH,
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH,
 			    "node %u thinks it is talking to node %u, but this is node %u",
 			    from, h->to_node, hs->p.self);
 	n = ccmap_encode_payload(in, hs->t_hello, sizeof(hs->t_hello), &hs->err);
@@ -374,7 +361,7 @@ static int on_hello(struct ccmap_hs *hs, const struct ccmap_msg *in,
 		return (int)n;
 	hs->t_ack_len = (size_t)n;
 	if (transcript_mac(hs, "ccmap/1 responder", NULL, 0, hs->proof_b))
-		return fail(&hs->err, CCMAP_E_AUTH, "HMAC failed");
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH, "HMAC failed");
 	memcpy(out->u.hello.proof, hs->proof_b, CCMAP_PROOF_LEN);
 	*have_out = true;
 	hs->state = CCMAP_HS_WAIT_AUTH;
@@ -390,11 +377,11 @@ static int on_hello_ack(struct ccmap_hs *hs, const struct ccmap_msg *in,
 	long n;
 
 	if (in->hdr.sender != hs->peer)
-		return fail(&hs->err, CCMAP_E_AUTH,
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH,
 			    "HELLO_ACK from node %u, but node %u was dialled",
 			    in->hdr.sender, hs->peer);
 	if (h->to_node != hs->p.self)
-		return fail(&hs->err, CCMAP_E_AUTH,
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH,
 			    "node %u thinks it is talking to node %u, but this is node %u",
 			    in->hdr.sender, h->to_node, hs->p.self);
 	probe = *in;
@@ -404,9 +391,9 @@ static int on_hello_ack(struct ccmap_hs *hs, const struct ccmap_msg *in,
 		return (int)n;
 	hs->t_ack_len = (size_t)n;
 	if (transcript_mac(hs, "ccmap/1 responder", NULL, 0, want))
-		return fail(&hs->err, CCMAP_E_AUTH, "HMAC failed");
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH, "HMAC failed");
 	if (!ccmap_mac_equal(want, h->proof))
-		return fail(&hs->err, CCMAP_E_AUTH,
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH,
 			    "node %u failed to prove the cluster key (different key file?)",
 			    hs->peer);
 	memcpy(hs->proof_b, h->proof, 32);
@@ -416,7 +403,7 @@ static int on_hello_ack(struct ccmap_hs *hs, const struct ccmap_msg *in,
 		return -CCMAP_E_SHARE_MISMATCH;
 	if (transcript_mac(hs, "ccmap/1 initiator", hs->proof_b, 32, proof_a) ||
 	    derive_keys(hs, proof_a))
-		return fail(&hs->err, CCMAP_E_AUTH, "HMAC failed");
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH, "HMAC failed");
 	ccmap_msg_init(out, CCMAP_T_AUTH, hs->p.self, 0, 0);
 	memcpy(out->u.auth.proof, proof_a, 32);
 	*have_out = true;
@@ -429,16 +416,16 @@ static int on_auth(struct ccmap_hs *hs, const struct ccmap_msg *in)
 	uint8_t want[32];
 
 	if (in->hdr.sender != hs->peer)
-		return fail(&hs->err, CCMAP_E_AUTH, "AUTH from node %u, expected node %u",
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH, "AUTH from node %u, expected node %u",
 			    in->hdr.sender, hs->peer);
 	if (transcript_mac(hs, "ccmap/1 initiator", hs->proof_b, 32, want))
-		return fail(&hs->err, CCMAP_E_AUTH, "HMAC failed");
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH, "HMAC failed");
 	if (!ccmap_mac_equal(want, in->u.auth.proof))
-		return fail(&hs->err, CCMAP_E_AUTH,
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH,
 			    "node %u failed to prove the cluster key (different key file?)",
 			    hs->peer);
 	if (derive_keys(hs, in->u.auth.proof))
-		return fail(&hs->err, CCMAP_E_AUTH, "HMAC failed");
+		return ccmap_fail(&hs->err, CCMAP_E_AUTH, "HMAC failed");
 	hs->state = CCMAP_HS_DONE;
 	return 1;
 }
@@ -450,9 +437,9 @@ int ccmap_hs_step(struct ccmap_hs *hs, const struct ccmap_msg *in,
 
 	*have_out = false;
 	if (hs->state == CCMAP_HS_FAILED || hs->state == CCMAP_HS_DONE)
-		return fail(&hs->err, CCMAP_E_PROTOCOL, "handshake already finished");
+		return ccmap_fail(&hs->err, CCMAP_E_PROTOCOL, "handshake already finished");
 	if (in->hdr.type == CCMAP_T_ERROR) {
-		rc = fail(&hs->err, in->u.error.code ? in->u.error.code : CCMAP_E_PROTOCOL,
+		rc = ccmap_fail(&hs->err, in->u.error.code ? in->u.error.code : CCMAP_E_PROTOCOL,
 			  "node %u refused the connection: %s", in->hdr.sender,
 			  in->u.error.reason);
 		hs->state = CCMAP_HS_FAILED;
@@ -465,7 +452,7 @@ int ccmap_hs_step(struct ccmap_hs *hs, const struct ccmap_msg *in,
 	else if (hs->state == CCMAP_HS_WAIT_AUTH && in->hdr.type == CCMAP_T_AUTH)
 		rc = on_auth(hs, in);
 	else
-		rc = fail(&hs->err, CCMAP_E_PROTOCOL, "unexpected %s during handshake",
+		rc = ccmap_fail(&hs->err, CCMAP_E_PROTOCOL, "unexpected %s during handshake",
 			  ccmap_type_name(in->hdr.type) ? ccmap_type_name(in->hdr.type)
 							: "message");
 	if (rc < 0) {

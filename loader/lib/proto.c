@@ -90,8 +90,7 @@ const char *ccmap_type_name(unsigned type)
 	return NULL;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct ccmap_err *err, int code, const char *fmt, ...)
+int ccmap_fail(struct ccmap_err *err, int code, const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;
@@ -188,10 +187,10 @@ void ccmap_msg_init(struct ccmap_msg *m, unsigned type, uint16_t sender,
 static int check_share_page(uint16_t share, uint64_t page, struct ccmap_err *err)
 {
 	if (share >= CCMAP_MAX_SHARES)
-		return fail(err, CCMAP_E_RANGE, "share id %u out of range (max %u)",
+		return ccmap_fail(err, CCMAP_E_RANGE, "share id %u out of range (max %u)",
 			    share, CCMAP_MAX_SHARES - 1);
 	if (page > CCMAP_MAX_PAGE)
-		return fail(err, CCMAP_E_RANGE, "page index %llu out of range",
+		return ccmap_fail(err, CCMAP_E_RANGE, "page index %llu out of range",
 			    (unsigned long long)page);
 	return 0;
 }
@@ -201,7 +200,7 @@ static int check_node(uint16_t node, bool none_ok, const char *what,
 {
 	if (node <= CCMAP_MAX_NODE_ID || (none_ok && node == CCMAP_NODE_NONE))
 		return 0;
-	return fail(err, CCMAP_E_RANGE, "%s node id %u out of range (max %u)",
+	return ccmap_fail(err, CCMAP_E_RANGE, "%s node id %u out of range (max %u)",
 		    what, node, CCMAP_MAX_NODE_ID);
 }
 
@@ -212,19 +211,19 @@ static int check_hello(const struct ccmap_hello *h, struct ccmap_err *err)
 	if (rc)
 		return rc;
 	if (h->n_shares > CCMAP_MAX_SHARES)
-		return fail(err, CCMAP_E_RANGE, "%u shares, at most %u allowed",
+		return ccmap_fail(err, CCMAP_E_RANGE, "%u shares, at most %u allowed",
 			    h->n_shares, CCMAP_MAX_SHARES);
 	if (h->incarnation == 0)
-		return fail(err, CCMAP_E_RANGE, "incarnation must not be 0");
+		return ccmap_fail(err, CCMAP_E_RANGE, "incarnation must not be 0");
 	for (unsigned i = 0; i < h->n_shares; i++) {
 		const struct ccmap_share_desc *s = &h->shares[i];
 		size_t nl = strnlen(s->name, sizeof(s->name));
 
 		if (nl > CCMAP_SHARE_NAME_MAX || !ccmap_share_name_ok(s->name, nl))
-			return fail(err, CCMAP_E_RANGE, "share #%u has an invalid name", i);
+			return ccmap_fail(err, CCMAP_E_RANGE, "share #%u has an invalid name", i);
 		if (s->size == 0 || s->size % CCMAP_PAGE_SIZE ||
 		    s->size / CCMAP_PAGE_SIZE > CCMAP_MAX_PAGE + 1)
-			return fail(err, CCMAP_E_RANGE,
+			return ccmap_fail(err, CCMAP_E_RANGE,
 				    "share '%s' size %llu is not a positive multiple of %u",
 				    s->name, (unsigned long long)s->size, CCMAP_PAGE_SIZE);
 	}
@@ -247,7 +246,7 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 	int rc;
 
 #define NEED(k) do { if (cap - n < (size_t)(k)) \
-	return fail(err, CCMAP_E_NOSPACE, "buffer of %zu bytes too small", cap); } while (0)
+	return ccmap_fail(err, CCMAP_E_NOSPACE, "buffer of %zu bytes too small", cap); } while (0)
 
 	switch (m->hdr.type) {
 	case CCMAP_T_HELLO:
@@ -289,11 +288,11 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 		size_t rl = strnlen(e->reason, sizeof(e->reason));
 
 		if (e->code == 0 || e->code >= CCMAP_E_MAX)
-			return fail(err, CCMAP_E_RANGE, "error code %u out of range", e->code);
+			return ccmap_fail(err, CCMAP_E_RANGE, "error code %u out of range", e->code);
 		if (rl > CCMAP_ERR_REASON_MAX || !printable(e->reason, rl))
-			return fail(err, CCMAP_E_RANGE, "error reason not printable ASCII");
+			return ccmap_fail(err, CCMAP_E_RANGE, "error reason not printable ASCII");
 		if (e->share != CCMAP_NO_SHARE && e->share >= CCMAP_MAX_SHARES)
-			return fail(err, CCMAP_E_RANGE, "share id %u out of range", e->share);
+			return ccmap_fail(err, CCMAP_E_RANGE, "share id %u out of range", e->share);
 		NEED(P_ERROR_MIN + rl);
 		ccmap_put_le16(p, e->code);
 		ccmap_put_le16(p + 2, e->share);
@@ -310,7 +309,7 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 		return 8;
 	case CCMAP_T_BYE:
 		if (m->u.bye.code >= CCMAP_E_MAX)
-			return fail(err, CCMAP_E_RANGE, "BYE code %u out of range", m->u.bye.code);
+			return ccmap_fail(err, CCMAP_E_RANGE, "BYE code %u out of range", m->u.bye.code);
 		NEED(4);
 		ccmap_put_le16(p, m->u.bye.code);
 		ccmap_put_le16(p + 2, 0);
@@ -335,11 +334,11 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 		if (rc)
 			return rc;
 		if (g->mode != CCMAP_MODE_S && g->mode != CCMAP_MODE_E)
-			return fail(err, CCMAP_E_RANGE, "grant mode %u invalid", g->mode);
+			return ccmap_fail(err, CCMAP_E_RANGE, "grant mode %u invalid", g->mode);
 		if (g->gflags & ~CCMAP_GRANT_F_DATA)
-			return fail(err, CCMAP_E_RANGE, "grant flags 0x%x invalid", g->gflags);
+			return ccmap_fail(err, CCMAP_E_RANGE, "grant flags 0x%x invalid", g->gflags);
 		if (data != (g->data != NULL))
-			return fail(err, CCMAP_E_INVAL, "grant data flag and data pointer disagree");
+			return ccmap_fail(err, CCMAP_E_INVAL, "grant data flag and data pointer disagree");
 		NEED(data ? P_PAGEMSG : P_FIXED24);
 		ccmap_put_le16(p, g->share);
 		p[2] = g->mode;
@@ -384,7 +383,7 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 		if (rc)
 			return rc;
 		if (!m->u.ack.data)
-			return fail(err, CCMAP_E_INVAL, "%s needs page data",
+			return ccmap_fail(err, CCMAP_E_INVAL, "%s needs page data",
 				    ccmap_type_name(m->hdr.type));
 		NEED(P_PAGEMSG);
 		ccmap_put_le16(p, m->u.ack.share);
@@ -399,7 +398,7 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 		if (rc)
 			return rc;
 		if (m->u.wback.status > CCMAP_WB_STALE)
-			return fail(err, CCMAP_E_RANGE, "writeback status %u invalid",
+			return ccmap_fail(err, CCMAP_E_RANGE, "writeback status %u invalid",
 				    m->u.wback.status);
 		NEED(P_FIXED24);
 		ccmap_put_le16(p, m->u.wback.share);
@@ -410,7 +409,7 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 		return P_FIXED24;
 	}
 #undef NEED
-	return fail(err, CCMAP_E_UNKNOWN_TYPE, "unknown message type %u", m->hdr.type);
+	return ccmap_fail(err, CCMAP_E_UNKNOWN_TYPE, "unknown message type %u", m->hdr.type);
 }
 
 long ccmap_encode_payload(const struct ccmap_msg *m, uint8_t *buf, size_t cap,
@@ -436,18 +435,18 @@ long ccmap_encode(const struct ccmap_msg *m, const struct ccmap_mac_key *mac,
 	int rc;
 
 	if (!m || !buf)
-		return fail(err, CCMAP_E_INVAL, "NULL argument");
+		return ccmap_fail(err, CCMAP_E_INVAL, "NULL argument");
 	rc = check_node(m->hdr.sender, false, "sender", err);
 	if (rc)
 		return rc;
 	if (cap < CCMAP_HDR_LEN)
-		return fail(err, CCMAP_E_NOSPACE, "buffer of %zu bytes too small", cap);
+		return ccmap_fail(err, CCMAP_E_NOSPACE, "buffer of %zu bytes too small", cap);
 	plen = put_payload(m, buf + CCMAP_HDR_LEN, cap - CCMAP_HDR_LEN, err);
 	if (plen < 0)
 		return plen;
 	total = CCMAP_HDR_LEN + (size_t)plen + (mac ? CCMAP_MAC_LEN : 0);
 	if (total > cap)
-		return fail(err, CCMAP_E_NOSPACE, "buffer of %zu bytes too small", cap);
+		return ccmap_fail(err, CCMAP_E_NOSPACE, "buffer of %zu bytes too small", cap);
 
 	ccmap_put_le32(buf + H_MAGIC, CCMAP_MAGIC);
 	buf[H_VERSION] = CCMAP_PROTO_VERSION;
@@ -462,7 +461,7 @@ long ccmap_encode(const struct ccmap_msg *m, const struct ccmap_mac_key *mac,
 	ccmap_put_le32(buf + H_HCRC, ccmap_crc32c(0, buf, H_HCRC));
 	if (mac &&
 	    frame_mac(mac, buf, CCMAP_HDR_LEN + (size_t)plen, buf + CCMAP_HDR_LEN + plen))
-		return fail(err, CCMAP_E_AUTH, "HMAC computation failed");
+		return ccmap_fail(err, CCMAP_E_AUTH, "HMAC computation failed");
 	return (long)total;
 }
 
@@ -477,19 +476,19 @@ long ccmap_decode_header(const uint8_t *buf, size_t len, struct ccmap_hdr *h,
 	ccmap_put_le32(magic, CCMAP_MAGIC);
 	for (size_t i = 0; i < 4 && i < len; i++)
 		if (buf[i] != magic[i])
-			return fail(err, CCMAP_E_BAD_MAGIC,
+			return ccmap_fail(err, CCMAP_E_BAD_MAGIC,
 				    "bad magic: byte %zu is 0x%02x, expected 0x%02x ('%c')",
 				    i, buf[i], magic[i], magic[i]);
 	if (len > H_VERSION && buf[H_VERSION] != CCMAP_PROTO_VERSION)
-		return fail(err, CCMAP_E_BAD_VERSION,
+		return ccmap_fail(err, CCMAP_E_BAD_VERSION,
 			    "unsupported protocol version %u (this agent speaks %u)",
 			    buf[H_VERSION], CCMAP_PROTO_VERSION);
 	if (len < CCMAP_HDR_LEN)
-		return fail(err, CCMAP_E_TRUNCATED, "truncated header: %zu of %u bytes",
+		return ccmap_fail(err, CCMAP_E_TRUNCATED, "truncated header: %zu of %u bytes",
 			    len, CCMAP_HDR_LEN);
 	hcrc = ccmap_crc32c(0, buf, H_HCRC);
 	if (hcrc != ccmap_get_le32(buf + H_HCRC))
-		return fail(err, CCMAP_E_BAD_CHECKSUM,
+		return ccmap_fail(err, CCMAP_E_BAD_CHECKSUM,
 			    "header checksum mismatch: got 0x%08x, computed 0x%08x",
 			    ccmap_get_le32(buf + H_HCRC), hcrc);
 
@@ -503,22 +502,22 @@ long ccmap_decode_header(const uint8_t *buf, size_t len, struct ccmap_hdr *h,
 	h->req_id = ccmap_get_le64(buf + H_REQID);
 
 	if (h->hdr_len != CCMAP_HDR_LEN)
-		return fail(err, CCMAP_E_BAD_LENGTH, "header length %u, expected %u",
+		return ccmap_fail(err, CCMAP_E_BAD_LENGTH, "header length %u, expected %u",
 			    h->hdr_len, CCMAP_HDR_LEN);
 	if (h->flags & ~CCMAP_F_ALL)
-		return fail(err, CCMAP_E_RANGE, "unknown header flags 0x%04x",
+		return ccmap_fail(err, CCMAP_E_RANGE, "unknown header flags 0x%04x",
 			    h->flags & ~CCMAP_F_ALL);
 	if (!type_limits(h->type, &min, &max))
-		return fail(err, CCMAP_E_UNKNOWN_TYPE, "unknown message type %u", h->type);
+		return ccmap_fail(err, CCMAP_E_UNKNOWN_TYPE, "unknown message type %u", h->type);
 	if (h->sender > CCMAP_MAX_NODE_ID)
-		return fail(err, CCMAP_E_RANGE, "sender node id %u out of range (max %u)",
+		return ccmap_fail(err, CCMAP_E_RANGE, "sender node id %u out of range (max %u)",
 			    h->sender, CCMAP_MAX_NODE_ID);
 	if (h->payload_len > max)
-		return fail(err, CCMAP_E_OVERSIZED,
+		return ccmap_fail(err, CCMAP_E_OVERSIZED,
 			    "%s payload of %u bytes exceeds the maximum of %u",
 			    ccmap_type_name(h->type), h->payload_len, max);
 	if (h->payload_len < min)
-		return fail(err, CCMAP_E_BAD_LENGTH,
+		return ccmap_fail(err, CCMAP_E_BAD_LENGTH,
 			    "%s payload of %u bytes is below the minimum of %u",
 			    ccmap_type_name(h->type), h->payload_len, min);
 	return (long)(CCMAP_HDR_LEN + h->payload_len +
@@ -529,7 +528,7 @@ static int want_len(const struct ccmap_hdr *h, uint32_t n, struct ccmap_err *err
 {
 	if (h->payload_len == n)
 		return 0;
-	return fail(err, CCMAP_E_BAD_LENGTH, "%s payload is %u bytes, expected %u",
+	return ccmap_fail(err, CCMAP_E_BAD_LENGTH, "%s payload is %u bytes, expected %u",
 		    ccmap_type_name(h->type), h->payload_len, n);
 }
 
@@ -537,7 +536,7 @@ static int zero16(const uint8_t *p, const char *what, struct ccmap_err *err)
 {
 	if (ccmap_get_le16(p) == 0)
 		return 0;
-	return fail(err, CCMAP_E_RANGE, "reserved field %s is 0x%04x, must be 0",
+	return ccmap_fail(err, CCMAP_E_RANGE, "reserved field %s is 0x%04x, must be 0",
 		    what, ccmap_get_le16(p));
 }
 
@@ -545,7 +544,7 @@ static int zero32(const uint8_t *p, const char *what, struct ccmap_err *err)
 {
 	if (ccmap_get_le32(p) == 0)
 		return 0;
-	return fail(err, CCMAP_E_RANGE, "reserved field %s is 0x%08x, must be 0",
+	return ccmap_fail(err, CCMAP_E_RANGE, "reserved field %s is 0x%08x, must be 0",
 		    what, ccmap_get_le32(p));
 }
 
@@ -556,7 +555,7 @@ static int page_crc_ok(const uint8_t *p, struct ccmap_err *err)
 
 	if (want == got)
 		return 0;
-	return fail(err, CCMAP_E_BAD_CHECKSUM,
+	return ccmap_fail(err, CCMAP_E_BAD_CHECKSUM,
 		    "page data checksum mismatch: got 0x%08x, computed 0x%08x", want, got);
 }
 
@@ -575,21 +574,21 @@ static int get_hello(const struct ccmap_hdr *h, const uint8_t *p,
 	o->incarnation = ccmap_get_le64(p + 8);
 	memcpy(o->nonce, p + 16, CCMAP_NONCE_LEN);
 	if (o->n_shares > CCMAP_MAX_SHARES)
-		return fail(err, CCMAP_E_RANGE, "%u shares, at most %u allowed",
+		return ccmap_fail(err, CCMAP_E_RANGE, "%u shares, at most %u allowed",
 			    o->n_shares, CCMAP_MAX_SHARES);
 	off = P_HELLO_MIN;
 	for (unsigned i = 0; i < o->n_shares; i++) {
 		size_t nl;
 
 		if (end - off < 1)
-			return fail(err, CCMAP_E_BAD_LENGTH,
+			return ccmap_fail(err, CCMAP_E_BAD_LENGTH,
 				    "%s truncated in share #%u", ccmap_type_name(h->type), i);
 		nl = p[off];
 		if (nl < 1 || nl > CCMAP_SHARE_NAME_MAX)
-			return fail(err, CCMAP_E_RANGE, "share #%u name length %zu out of range",
+			return ccmap_fail(err, CCMAP_E_RANGE, "share #%u name length %zu out of range",
 				    i, nl);
 		if (end - off < 1 + nl + 8)
-			return fail(err, CCMAP_E_BAD_LENGTH,
+			return ccmap_fail(err, CCMAP_E_BAD_LENGTH,
 				    "%s truncated in share #%u", ccmap_type_name(h->type), i);
 		memcpy(o->shares[i].name, p + off + 1, nl);
 		o->shares[i].name[nl] = 0;
@@ -597,7 +596,7 @@ static int get_hello(const struct ccmap_hdr *h, const uint8_t *p,
 		off += 1 + nl + 8;
 	}
 	if (off != end)
-		return fail(err, CCMAP_E_BAD_LENGTH, "%s has %zu trailing bytes",
+		return ccmap_fail(err, CCMAP_E_BAD_LENGTH, "%s has %zu trailing bytes",
 			    ccmap_type_name(h->type), end - off);
 	if (h->type == CCMAP_T_HELLO_ACK)
 		memcpy(o->proof, p + end, CCMAP_PROOF_LEN);
@@ -627,18 +626,18 @@ static int get_payload(const struct ccmap_hdr *h, const uint8_t *p,
 		if ((rc = zero16(p + 6, "error.reserved", err)))
 			return rc;
 		if (rl > CCMAP_ERR_REASON_MAX)
-			return fail(err, CCMAP_E_RANGE, "error reason length %u exceeds %u",
+			return ccmap_fail(err, CCMAP_E_RANGE, "error reason length %u exceeds %u",
 				    rl, CCMAP_ERR_REASON_MAX);
 		if ((rc = want_len(h, P_ERROR_MIN + (uint32_t)rl, err)))
 			return rc;
 		if (e->code == 0 || e->code >= CCMAP_E_MAX)
-			return fail(err, CCMAP_E_RANGE, "error code %u out of range", e->code);
+			return ccmap_fail(err, CCMAP_E_RANGE, "error code %u out of range", e->code);
 		if (e->share != CCMAP_NO_SHARE && e->share >= CCMAP_MAX_SHARES)
-			return fail(err, CCMAP_E_RANGE, "share id %u out of range", e->share);
+			return ccmap_fail(err, CCMAP_E_RANGE, "share id %u out of range", e->share);
 		memcpy(e->reason, p + 16, rl);
 		e->reason[rl] = 0;
 		if (!printable(e->reason, rl))
-			return fail(err, CCMAP_E_RANGE, "error reason not printable ASCII");
+			return ccmap_fail(err, CCMAP_E_RANGE, "error reason not printable ASCII");
 		return 0;
 	}
 	case CCMAP_T_PING:
@@ -650,7 +649,7 @@ static int get_payload(const struct ccmap_hdr *h, const uint8_t *p,
 		if ((rc = zero16(p + 2, "bye.reserved", err)))
 			return rc;
 		if (m->u.bye.code >= CCMAP_E_MAX)
-			return fail(err, CCMAP_E_RANGE, "BYE code %u out of range", m->u.bye.code);
+			return ccmap_fail(err, CCMAP_E_RANGE, "BYE code %u out of range", m->u.bye.code);
 		return 0;
 	case CCMAP_T_READ_REQ:
 	case CCMAP_T_WRITE_REQ:
@@ -673,9 +672,9 @@ static int get_payload(const struct ccmap_hdr *h, const uint8_t *p,
 		if ((rc = check_share_page(g->share, g->page, err)))
 			return rc;
 		if (g->mode != CCMAP_MODE_S && g->mode != CCMAP_MODE_E)
-			return fail(err, CCMAP_E_RANGE, "grant mode %u invalid", g->mode);
+			return ccmap_fail(err, CCMAP_E_RANGE, "grant mode %u invalid", g->mode);
 		if (g->gflags & ~CCMAP_GRANT_F_DATA)
-			return fail(err, CCMAP_E_RANGE, "grant flags 0x%x invalid", g->gflags);
+			return ccmap_fail(err, CCMAP_E_RANGE, "grant flags 0x%x invalid", g->gflags);
 		data = g->gflags & CCMAP_GRANT_F_DATA;
 		if ((rc = want_len(h, data ? P_PAGEMSG : P_FIXED24, err)))
 			return rc;
@@ -731,12 +730,12 @@ static int get_payload(const struct ccmap_hdr *h, const uint8_t *p,
 		    (rc = check_share_page(m->u.wback.share, m->u.wback.page, err)))
 			return rc;
 		if (m->u.wback.status > CCMAP_WB_STALE)
-			return fail(err, CCMAP_E_RANGE, "writeback status %u invalid",
+			return ccmap_fail(err, CCMAP_E_RANGE, "writeback status %u invalid",
 				    m->u.wback.status);
 		return 0;
 	}
 	/* unreachable: type_limits() accepted the type */
-	return fail(err, CCMAP_E_UNKNOWN_TYPE, "unknown message type %u", h->type);
+	return ccmap_fail(err, CCMAP_E_UNKNOWN_TYPE, "unknown message type %u", h->type);
 }
 
 int ccmap_decode(const uint8_t *buf, size_t len, const struct ccmap_mac_key *mac,
@@ -748,34 +747,34 @@ int ccmap_decode(const uint8_t *buf, size_t len, const struct ccmap_mac_key *mac
 	uint32_t pcrc;
 
 	if (!buf || !m)
-		return fail(err, CCMAP_E_INVAL, "NULL argument");
+		return ccmap_fail(err, CCMAP_E_INVAL, "NULL argument");
 	memset(m, 0, sizeof(*m));
 	total = ccmap_decode_header(buf, len, &m->hdr, err);
 	if (total < 0)
 		return (int)total;
 	if ((size_t)total > len)
-		return fail(err, CCMAP_E_TRUNCATED, "truncated frame: %zu of %ld bytes",
+		return ccmap_fail(err, CCMAP_E_TRUNCATED, "truncated frame: %zu of %ld bytes",
 			    len, total);
 	pl = buf + CCMAP_HDR_LEN;
 	pcrc = ccmap_crc32c(0, pl, m->hdr.payload_len);
 	if (pcrc != ccmap_get_le32(buf + H_PCRC))
-		return fail(err, CCMAP_E_BAD_CHECKSUM,
+		return ccmap_fail(err, CCMAP_E_BAD_CHECKSUM,
 			    "payload checksum mismatch: got 0x%08x, computed 0x%08x",
 			    ccmap_get_le32(buf + H_PCRC), pcrc);
 	if (m->hdr.flags & CCMAP_F_MAC) {
 		uint8_t want[CCMAP_MAC_LEN];
 
 		if (!mac)
-			return fail(err, CCMAP_E_BAD_MAC,
+			return ccmap_fail(err, CCMAP_E_BAD_MAC,
 				    "frame carries a MAC but the session has no key yet");
 		if (frame_mac(mac, buf, CCMAP_HDR_LEN + m->hdr.payload_len, want))
-			return fail(err, CCMAP_E_AUTH, "HMAC computation failed");
+			return ccmap_fail(err, CCMAP_E_AUTH, "HMAC computation failed");
 		if (!ccmap_mac_equal(want, pl + m->hdr.payload_len))
-			return fail(err, CCMAP_E_BAD_MAC, "frame MAC mismatch (%s seq %llu)",
+			return ccmap_fail(err, CCMAP_E_BAD_MAC, "frame MAC mismatch (%s seq %llu)",
 				    ccmap_type_name(m->hdr.type),
 				    (unsigned long long)m->hdr.seq);
 	} else if (require_mac) {
-		return fail(err, CCMAP_E_BAD_MAC,
+		return ccmap_fail(err, CCMAP_E_BAD_MAC,
 			    "%s frame without MAC on an authenticated session",
 			    ccmap_type_name(m->hdr.type));
 	}
@@ -867,7 +866,7 @@ int ccmap_rx_next(struct ccmap_rx *rx, struct ccmap_msg *m)
 		goto dead;
 	}
 	if (rx->check_seq && m->hdr.seq != rx->expect_seq) {
-		fail(&rx->err, CCMAP_E_SEQUENCE,
+		ccmap_fail(&rx->err, CCMAP_E_SEQUENCE,
 		     "%s has sequence number %llu, expected %llu",
 		     ccmap_type_name(m->hdr.type), (unsigned long long)m->hdr.seq,
 		     (unsigned long long)rx->expect_seq);

@@ -11,16 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int tests, failures;
-
-#define OK(cond, ...) do { \
-	bool ok_ = (cond); \
-	tests++; \
-	if (ok_) { printf("ok %d - ", tests); } \
-	else { failures++; printf("not ok %d - ", tests); } \
-	printf(__VA_ARGS__); printf("\n"); \
-	if (!ok_) printf("#   at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-} while (0)
+#include "tap.h"
 
 static const char good[] =
 	"# ccmapd config\n"

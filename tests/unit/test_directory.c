@@ -27,16 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int tests, failures;
-
-#define OK(cond, ...) do { \
-	bool ok_ = (cond); \
-	tests++; \
-	if (ok_) { printf("ok %d - ", tests); } \
-	else { failures++; printf("not ok %d - ", tests); } \
-	printf(__VA_ARGS__); printf("\n"); \
-	if (!ok_) printf("#   at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-} while (0)
+#include "tap.h"
 
 #define N   3          /* nodes 0..N-1 */
 #define NP  4          /* pages of the one share */

@@ -14,16 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int tests, failures;
-
-#define OK(cond, ...) do { \
-	bool ok_ = (cond); \
-	tests++; \
-	if (ok_) { printf("ok %d - ", tests); } \
-	else { failures++; printf("not ok %d - ", tests); } \
-	printf(__VA_ARGS__); printf("\n"); \
-	if (!ok_) printf("#   at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-} while (0)
+#include "tap.h"
 
 static uint8_t page_a[CCMAP_PAGE_SIZE], page_b[CCMAP_PAGE_SIZE];
 static const struct ccmap_mac_key mkey = { .key = "0123456789abcdef0123456789abcde" };

@@ -121,6 +121,10 @@ struct ccmap_err {
 	char msg[192];         /* human-readable reason, NUL terminated */
 };
 
+/* Fills err (if not NULL) with code and a formatted reason; returns -code. */
+__attribute__((format(printf, 3, 4)))
+int ccmap_fail(struct ccmap_err *err, int code, const char *fmt, ...);
+
 /* ---- CRC32C (Castagnoli), implemented in crc32c.c --------------------- */
 
 uint32_t ccmap_crc32c(uint32_t crc, const void *buf, size_t len);
