@@ -22,8 +22,7 @@ $(SELFTEST_NAMES:%=$(BUILD)/bpf/%.bpf.o): $(SELFTEST_DIR)/selftest.bpf.h \
 SELFTEST_REJECT := $(patsubst $(SELFTEST_DIR)/reject/%.bpf.c,$(BUILD)/bpf/reject/%.bpf.o,\
 		   $(wildcard $(SELFTEST_DIR)/reject/*.bpf.c))
 
-$(BUILD)/bpf/reject/%.bpf.o: $(SELFTEST_DIR)/reject/%.bpf.c $(VMLINUX_H) $(BPF_HDRS) \
-		$(SELFTEST_DIR)/selftest.bpf.h $(SELFTEST_DIR)/selftest_abi.h
+$(BUILD)/bpf/reject/%.bpf.o: $(SELFTEST_DIR)/reject/%.bpf.c $(VMLINUX_H) $(BPF_HDRS)
 	@echo "  BPF      $@"
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@

@@ -28,17 +28,22 @@ check "the guest's exit status reaches the host" 7 "$st"
 "$vm" -q -o "$out/warn" -- sh -c 'echo "<2>WARNING: CPU: 0 PID: 1 at injected by runner_selftest" > /dev/kmsg'
 check "a WARNING in the guest log fails the run" 1 $?
 
-"$vm" -q -n 2 -t 25 -o "$out/timeout" -- sleep 600
+# Runs in the background only to learn its pid, which names its netns.
+"$vm" -q -n 2 -t 25 -o "$out/timeout" -- sleep 600 &
+pids=$!
+wait $pids
 check "a run past its timeout fails with status 3" 3 $?
 
 "$vm" -q -n 2 -t 120 -o "$out/term" -- sleep 600 &
 pid=$!
+pids="$pids|$pid"
 sleep 8
 kill -TERM $pid
 wait $pid
 check "SIGTERM stops the run (status 130)" 130 $?
 
-left=$(ip netns list | grep -c "^ccmapvm-" || true)
+# Other runs may be going on: look only for the namespaces of ours.
+left=$(ip netns list | grep -cE "^ccmapvm-($pids)( |$)" || true)
 check "no network namespace is left behind" 0 "$left"
 qemus=$(pgrep -f "qemu-system-x86_64.*$out" | wc -l)
 check "no QEMU process is left behind" 0 "$qemus"
