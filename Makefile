@@ -117,6 +117,27 @@ $(LIBCCMAP): $(LIB_OBJS)
 	@echo "  AR       $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The agent and its CLI.
+AGENT_SRCS := $(TOP)/loader/ccmapd.c $(wildcard $(TOP)/loader/agent/*.c)
+AGENT_HDRS := $(wildcard $(TOP)/loader/agent/*.h $(TOP)/loader/include/ccmap/*.h) \
+	$(TOP)/bpf/ccmap_abi.h
+
+$(BUILD)/bin/ccmapd: $(AGENT_SRCS) $(AGENT_HDRS) $(LIBCCMAP) $(LIBBPF)
+	@echo "  CC       $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) -I$(TOP)/loader/agent $(AGENT_SRCS) $(LIBCCMAP) \
+		$(LIBBPF) -lelf -lz $(LIB_LDLIBS) -o $@
+
+$(BUILD)/bin/ccmapctl: $(TOP)/loader/ccmapctl.c $(AGENT_HDRS) $(LIBCCMAP)
+	@echo "  CC       $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) $< $(LIBCCMAP) $(LIB_LDLIBS) -o $@
+
+# Every policy is a BPF object the agent loads by name.
+POLICIES := $(patsubst $(TOP)/policy/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(wildcard $(TOP)/policy/*.bpf.c))
+
+PROGS += $(BUILD)/bin/ccmapd $(BUILD)/bin/ccmapctl $(POLICIES)
+
 # ---- tests -------------------------------------------------------------
 
 include $(TOP)/tests/build.mk

@@ -67,7 +67,16 @@ $(BUILD)/tests/fuzz/%: $(TOP)/tests/fuzz/%.c $(LIB_SRCS)
 	$(Q)$(CLANG) -g -O1 $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(TOP)/loader/include \
 		-fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) $(LIB_LDLIBS) -o $@
 
-PROGS += $(SELFTESTS) $(BUILD)/bin/tcp_pingpong
+# Cluster workloads run by tests/cluster/run.sh in every guest.
+CLUSTER_SRCS := $(wildcard $(TOP)/tests/cluster/cc_*.c)
+CLUSTER_BINS := $(patsubst $(TOP)/tests/cluster/%.c,$(BUILD)/tests/cluster/%,$(CLUSTER_SRCS))
+
+$(BUILD)/tests/cluster/%: $(TOP)/tests/cluster/%.c $(TOP)/tests/cluster/cluster.h
+	@echo "  CC       $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -lpthread -o $@
+
+PROGS += $(SELFTESTS) $(BUILD)/bin/tcp_pingpong $(CLUSTER_BINS)
 
 .PHONY: test-progs
 test-progs: $(PROGS) $(UNIT_BINS) $(UNIT_ASAN) $(FUZZ_BINS)

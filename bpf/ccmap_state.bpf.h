@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ccmap_state.bpf.h - the per-page state library every ccmap policy
+ * includes, and the SEC("syscall") programs the agent (ccmapd) runs.
+ *
+ * State.  Every page of every share has an entry in the pinned hash map
+ * ccmap_pages, keyed by (share id, page index): its state (I, S or E on this
+ * node), the request pending at the agent, the version of the copy held and
+ * the wait key faults sleep on.  The agent creates the entries (state I)
+ * before it marks the file as a share; a fault on a page without an entry is
+ * outside the share and gets -EIO.  ccmap_shares maps the (dev, ino) of a
+ * share's replica to its id; a managed file that is not in it gets -EIO.
+ * All maps are pinned by name (LIBBPF_PIN_BY_NAME) under the directory the
+ * agent passes as bpf_object_open_opts.pin_root_path, so a policy swapped in
+ * later, or a restarted agent, works on the same state.
+ *
+ * Faults.  ccmap_page_acquire() is the whole fault path of a page-granular
+ * policy: rights held -> go; otherwise post ONE request per page to the
+ * agent through the ring buffer ccmap_reqs (the pending field coalesces
+ * concurrent faults and makes the kernel's recheck call idempotent) and
+ * return the page's wait key.  If the ring buffer is full the request is
+ * parked in ccmap_lost, which the agent drains.
+ *
+ * The agent's side, with the ordering rules of the kernel patch
+ * (mm/ccmap.c: change the state first, then zap or mkclean; write the data
+ * into the replica before publishing a grant):
+ *
+ *   ccmap_share_add   shares map + bpf_ccmap_manage(fd)
+ *   ccmap_share_del   forget the share, bpf_ccmap_manage(fd, UNMANAGE)
+ *   ccmap_grant       state := S|E, version, clear pending, trace, wake
+ *                     (the agent pwrite()s the data BEFORE running it)
+ *   ccmap_revoke      state := I FIRST, then bpf_ccmap_zap() (COW copies
+ *                     stay); the agent pread()s the page only AFTER it
+ *   ccmap_downgrade   state := S FIRST, then bpf_ccmap_mkclean()
+ *   ccmap_fail        clear pending, fail the waiting faults (SIGBUS), wake
+ *   ccmap_raise_error bpf_ccmap_error(): a test hook for the error exit
+ *
+ * Each runs with BPF_PROG_RUN (bpf_prog_test_run_opts) and ctx_in pointing
+ * to a struct ccmap_args_share or struct ccmap_args_page (ccmap_abi.h); the
+ * kernel copies the ctx back, so out fields reach the caller.  The return
+ * value is 0 or -errno.
+ */
+#ifndef __CCMAP_STATE_BPF_H
+#define __CCMAP_STATE_BPF_H
+
+#include "ccmap.bpf.h"
+
+/* errno values (vmlinux.h has none; some libbpf headers define a few) */
+#ifndef ENOENT
+#define ENOENT		2
+#endif
+#ifndef EIO
+#define EIO		5
+#endif
+#ifndef EINVAL
+#define EINVAL		22
+#endif
+#ifndef ENOSPC
+#define ENOSPC		28
+#endif
+#ifndef ENOBUFS
+#define ENOBUFS		105
+#endif
+#ifndef EBUSY
+#define EBUSY		16
+#endif
+
+#define CCMAP_PAGE_SHIFT	12
+
+/* ---- maps (pinned by name) ----------------------------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CCMAP_STATE_MAX_SHARES);
+	__type(key, struct ccmap_share_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ccmap_shares SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CCMAP_STATE_MAX_SHARES);
+	__type(key, __u32);
+	__type(value, struct ccmap_share_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ccmap_sinfo SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CCMAP_STATE_MAX_PAGES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ccmap_page_key);
+	__type(value, struct ccmap_page_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ccmap_pages SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CCMAP_REQS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ccmap_reqs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CCMAP_LOST_MAX);
+	__type(key, struct ccmap_page_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ccmap_lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CCMAP_BST_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ccmap_bstats SEC(".maps");
+
+/* ---- helpers for policies ------------------------------------------------ */
+
+static __always_inline void ccmap_bstat_inc(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&ccmap_bstats, &idx);
+
+	if (c)
+		__sync_fetch_and_add(c, 1);
+}
+
+/* Share id of the faulting file, or -EIO (counted) if it is not a share. */
+static __always_inline int ccmap_share_of(__u64 dev, __u64 ino, __u32 *share,
+					  bool count)
+{
+	struct ccmap_share_key sk = { .dev = dev, .ino = ino };
+	__u32 *id = bpf_map_lookup_elem(&ccmap_shares, &sk);
+
+	if (!id) {
+		if (count)
+			ccmap_bstat_inc(CCMAP_BST_UNKNOWN);
+		return -EIO;
+	}
+	*share = *id;
+	return 0;
+}
+
+/* Hand a request to the agent; 0 or -errno (nowhere to put it). */
+static __always_inline int ccmap_post(struct ccmap_page_key *k,
+				      struct ccmap_page_state *p, __u32 want,
+				      const struct ccmap_fault_ctx *ctx)
+{
+	struct ccmap_req_rec *r;
+	__u32 w = want;
+
+	r = bpf_ringbuf_reserve(&ccmap_reqs, sizeof(*r), 0);
+	if (r) {
+		r->share = k->share;
+		r->want = want;
+		r->pgoff = k->pgoff;
+		r->tgid = ctx->tgid;
+		r->pid = ctx->pid;
+		r->stamp_ns = bpf_ktime_get_ns();
+		bpf_ringbuf_submit(r, 0);
+		ccmap_bstat_inc(CCMAP_BST_POSTED);
+		return 0;
+	}
+	/* No room: park it where the agent looks when the ring overflowed. */
+	if (bpf_map_update_elem(&ccmap_lost, k, &w, BPF_ANY) == 0) {
+		bpf_spin_lock(&p->lock);
+		p->flags |= CCMAP_PGF_LOST;
+		bpf_spin_unlock(&p->lock);
+		ccmap_bstat_inc(CCMAP_BST_RING_FULL);
+		return 0;
+	}
+	ccmap_bstat_inc(CCMAP_BST_LOST_FULL);
+	return -ENOBUFS;
+}
+
+/*
+ * The fault path of a page-granular policy: may the fault of @ctx use page
+ * @pgoff of share @share with rights @want (CCMAP_ST_S or CCMAP_ST_E)?
+ * Returns 0 (go), the wait key (a request is pending at the agent), or
+ * -errno.  Idempotent: the kernel's recheck call finds the request pending
+ * and returns the same key without posting another.
+ */
+static __always_inline __s64 ccmap_page_acquire(__u32 share, __u64 pgoff,
+						__u32 want,
+						const struct ccmap_fault_ctx *ctx)
+{
+	struct ccmap_page_key k = { .share = share, .pgoff = pgoff };
+	struct ccmap_page_state *p;
+	bool first = !ctx->recheck;
+	bool post = false;
+	__u64 now, key;
+	__s32 err = 0;
+
+	if (first)
+		ccmap_bstat_inc(CCMAP_BST_FAULTS);
+	p = bpf_map_lookup_elem(&ccmap_pages, &k);
+	if (!p) {
+		if (first)
+			ccmap_bstat_inc(CCMAP_BST_BEYOND);
+		return CCMAP_SIGBUS(EIO);
+	}
+	key = ccmap_fault_key(ctx);
+	now = bpf_ktime_get_ns();
+
+	bpf_spin_lock(&p->lock);
+	if (p->state >= want) {
+		bpf_spin_unlock(&p->lock);
+		if (first)
+			ccmap_bstat_inc(CCMAP_BST_GO);
+		return CCMAP_GO;
+	}
+	if (p->fail_until && now < p->fail_until) {
+		err = p->fail_err;
+	} else {
+		p->fail_until = 0;
+		p->key = key;
+		if (!p->pending) {
+			p->pending = want;
+			post = true;
+		}
+	}
+	bpf_spin_unlock(&p->lock);
+
+	if (err) {
+		if (first)
+			ccmap_bstat_inc(CCMAP_BST_FAILED);
+		return CCMAP_SIGBUS(err);
+	}
+	if (!post) {
+		if (first)
+			ccmap_bstat_inc(CCMAP_BST_COALESCED);
+		return key;
+	}
+	if (ccmap_post(&k, p, want, ctx)) {
+		bpf_spin_lock(&p->lock);
+		p->pending = 0;
+		bpf_spin_unlock(&p->lock);
+		return CCMAP_SIGBUS(ENOBUFS);
+	}
+	return key;
+}
+
+/* ---- the agent's programs -------------------------------------------------- */
+
+static __always_inline struct ccmap_share_info *ccmap_sinfo_of(__u32 share)
+{
+	struct ccmap_share_info *si;
+
+	if (share >= CCMAP_STATE_MAX_SHARES)
+		return NULL;
+	si = bpf_map_lookup_elem(&ccmap_sinfo, &share);
+	if (!si || !si->active)
+		return NULL;
+	return si;
+}
+
+SEC("syscall")
+int ccmap_share_add(struct ccmap_args_share *a)
+{
+	struct ccmap_share_key sk = { .dev = a->dev, .ino = a->ino };
+	struct ccmap_share_info *si;
+	__u32 id = a->share;
+	long ret;
+
+	a->flags = 0;
+	a->ret = 0;
+	if (id >= CCMAP_STATE_MAX_SHARES || !a->npages)
+		return -EINVAL;
+	si = bpf_map_lookup_elem(&ccmap_sinfo, &id);
+	if (!si)
+		return -EINVAL;
+	si->active = 0;
+	si->dev = a->dev;
+	si->ino = a->ino;
+	si->npages = a->npages;
+	/* Known before it is managed: no fault of it can see "unknown". */
+	if (bpf_map_update_elem(&ccmap_shares, &sk, &id, BPF_ANY))
+		return -ENOSPC;
+	ret = bpf_ccmap_manage(a->fd, 0);
+	if (ret == -EBUSY) {
+		/*
+		 * Mapped already.  Fine if it is a share whose agent restarted:
+		 * the zap (which fails on a file that is not a share) drops
+		 * the mappings the old states allowed; the agent reset them
+		 * to I before.
+		 */
+		__s64 z = bpf_ccmap_zap(a->fd, 0, 0);
+
+		if (z >= 0) {
+			a->flags |= CCMAP_SHARE_WAS_MANAGED;
+			ret = 0;
+		}
+	}
+	a->ret = ret;
+	if (ret) {
+		bpf_map_delete_elem(&ccmap_shares, &sk);
+		return ret;
+	}
+	si->active = 1;
+	return 0;
+}
+
+SEC("syscall")
+int ccmap_share_del(struct ccmap_args_share *a)
+{
+	struct ccmap_share_key sk = { .dev = a->dev, .ino = a->ino };
+	struct ccmap_share_info *si;
+	__u32 id = a->share;
+
+	if (id >= CCMAP_STATE_MAX_SHARES)
+		return -EINVAL;
+	si = bpf_map_lookup_elem(&ccmap_sinfo, &id);
+	if (si)
+		si->active = 0;
+	bpf_map_delete_elem(&ccmap_shares, &sk);
+	a->ret = bpf_ccmap_manage(a->fd, CCMAP_MANAGE_UNMANAGE);
+	return 0;
+}
+
+/* Publish rights the agent obtained; the data is in the replica already. */
+SEC("syscall")
+int ccmap_grant(struct ccmap_args_page *a)
+{
+	struct ccmap_page_key k = { .share = a->share, .pgoff = a->pgoff };
+	struct ccmap_share_info *si = ccmap_sinfo_of(a->share);
+	struct ccmap_page_state *p;
+	__u32 old;
+
+	if (!si)
+		return -EINVAL;
+	if (a->state != CCMAP_ST_S && a->state != CCMAP_ST_E)
+		return -EINVAL;
+	p = bpf_map_lookup_elem(&ccmap_pages, &k);
+	if (!p)
+		return -ENOENT;
+	bpf_spin_lock(&p->lock);
+	old = p->state;
+	p->state = a->state;
+	p->version = a->version;
+	p->pending = 0;
+	p->flags &= ~CCMAP_PGF_LOST;
+	p->fail_until = 0;
+	bpf_spin_unlock(&p->lock);
+	a->old_state = old;
+	if (old != a->state)
+		ccmap_trace_state(si->dev, si->ino, a->pgoff, 1, old, a->state);
+	bpf_ccmap_wake(ccmap_page_key(si->dev, si->ino, a->pgoff));
+	return 0;
+}
+
+static __always_inline __u64 ccmap_span_len(__u64 span)
+{
+	if (span == CCMAP_SPAN_EOF)
+		return 0;
+	return (span ? span : 1) << CCMAP_PAGE_SHIFT;
+}
+
+/* Give rights up: state first (I or S), then zap or mkclean. */
+static __always_inline int ccmap_lower(struct ccmap_args_page *a, __u32 to)
+{
+	struct ccmap_page_key k = { .share = a->share, .pgoff = a->pgoff };
+	struct ccmap_share_info *si = ccmap_sinfo_of(a->share);
+	struct ccmap_page_state *p;
+	__u64 off = a->pgoff << CCMAP_PAGE_SHIFT;
+	__u32 old;
+	__s64 ret;
+
+	if (!si)
+		return -EINVAL;
+	p = bpf_map_lookup_elem(&ccmap_pages, &k);
+	if (!p)
+		return -ENOENT;
+	bpf_spin_lock(&p->lock);
+	old = p->state;
+	if (old > to)
+		p->state = to;
+	bpf_spin_unlock(&p->lock);
+	a->old_state = old;
+
+	if (to == CCMAP_ST_I)
+		ret = bpf_ccmap_zap(a->fd, off, ccmap_span_len(a->span));
+	else
+		ret = bpf_ccmap_mkclean(a->fd, off, ccmap_span_len(a->span));
+	a->ret = ret;
+	if (old > to)
+		ccmap_trace_state(si->dev, si->ino, a->pgoff, 1, old, to);
+	return ret < 0 ? (int)ret : 0;
+}
+
+SEC("syscall")
+int ccmap_revoke(struct ccmap_args_page *a)
+{
+	return ccmap_lower(a, CCMAP_ST_I);
+}
+
+SEC("syscall")
+int ccmap_downgrade(struct ccmap_args_page *a)
+{
+	return ccmap_lower(a, CCMAP_ST_S);
+}
+
+/* The request cannot be served: the waiting faults get SIGBUS. */
+SEC("syscall")
+int ccmap_fail(struct ccmap_args_page *a)
+{
+	struct ccmap_page_key k = { .share = a->share, .pgoff = a->pgoff };
+	struct ccmap_share_info *si = ccmap_sinfo_of(a->share);
+	struct ccmap_page_state *p;
+	__u64 until = bpf_ktime_get_ns() + CCMAP_FAIL_WINDOW_NS;
+	__s32 err = a->err > 0 && a->err < 4096 ? a->err : EIO;
+
+	if (!si)
+		return -EINVAL;
+	p = bpf_map_lookup_elem(&ccmap_pages, &k);
+	if (!p)
+		return -ENOENT;
+	bpf_spin_lock(&p->lock);
+	p->pending = 0;
+	p->flags &= ~CCMAP_PGF_LOST;
+	p->fail_err = err;
+	p->fail_until = until;
+	bpf_spin_unlock(&p->lock);
+	bpf_ccmap_wake(ccmap_page_key(si->dev, si->ino, a->pgoff));
+	return 0;
+}
+
+/*
+ * Test hook: raise an error exit, as a policy that found itself broken
+ * would (ccmapctl raw test-error-exit).  The kernel detaches the policy;
+ * the agent attaches it again.
+ */
+SEC("syscall")
+int ccmap_raise_error(void *ctx)
+{
+	(void)ctx;
+	bpf_ccmap_error("error exit requested through the agent (test hook)");
+	return 0;
+}
+
+#endif /* __CCMAP_STATE_BPF_H */

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ccmapd internals: one agent per node.  Single-threaded: one epoll loop
+ * (ccmapd.c) over the policy's ring buffer, the listening TCP socket, the
+ * peer connections, the control socket, a timer and a signalfd.
+ *
+ *   bpf.c   loading the policy object, the SEC("syscall") programs, the
+ *           ring buffer and the BPF-side counters
+ *   net.c   peer connections: dial/accept, handshake, framing, sending
+ *   coh.c   coherence: the directory (home side) and the page states
+ *           (requester side) of ccmap/directory.h and their actions
+ *   ctl.c   the control socket ccmapctl talks to
+ *   log.c   logging
+ */
+#ifndef CCMAPD_AGENT_H
+#define CCMAPD_AGENT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ccmap/auth.h>
+#include <ccmap/config.h>
+#include <ccmap/directory.h>
+#include <ccmap/proto.h>
+
+#include "ccmap_abi.h"
+
+/* ---- logging (log.c) ------------------------------------------------------ */
+
+enum { LOG_ERR = 0, LOG_WARN, LOG_INFO, LOG_DBG, LOG_TRACE };
+
+extern int log_level;		/* LOG_INFO; -v LOG_DBG; -vv LOG_TRACE */
+extern int log_node;		/* node id shown in every line, -1 before */
+
+__attribute__((format(printf, 2, 3)))
+void logmsg(int level, const char *fmt, ...);
+
+#define log_err(...)	logmsg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)	logmsg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)	logmsg(LOG_INFO, __VA_ARGS__)
+#define log_dbg(...)	do { if (log_level >= LOG_DBG) logmsg(LOG_DBG, __VA_ARGS__); } while (0)
+#define log_trace(...)	do { if (log_level >= LOG_TRACE) logmsg(LOG_TRACE, __VA_ARGS__); } while (0)
+
+uint64_t now_ms(void);
+uint64_t now_us(void);
+
+/* ---- epoll sources ----------------------------------------------------------- */
+
+enum src_kind {
+	SRC_LISTEN = 1,
+	SRC_PEER,
+	SRC_CTL_LISTEN,
+	SRC_CTL,
+	SRC_RING,
+	SRC_TIMER,
+	SRC_SIGNAL,
+	SRC_LINK,
+};
+
+struct src {
+	int kind;
+	int fd;
+};
+
+/* ---- shares ------------------------------------------------------------------ */
+
+struct share {
+	uint16_t id;
+	const struct ccmap_cfg_share *cfg;
+	int fd;				/* the replica, O_RDWR */
+	uint64_t npages;
+	uint64_t dev, ino;
+	struct ccmap_dir dir;		/* pages homed here */
+	struct ccmap_npage *np;		/* every page, this node's view */
+};
+
+/* ---- peers and connections ------------------------------------------------------ */
+
+struct conn {
+	struct src src;			/* SRC_PEER */
+	bool outgoing;
+	bool connecting;		/* non-blocking connect() in progress */
+	bool authed;
+	bool closing;			/* close once the tx buffer is empty */
+	uint16_t peer;			/* node dialled, or authenticated peer */
+	char addr[64];			/* remote address, for logs */
+	struct ccmap_hs hs;
+	struct ccmap_rx rx;
+	uint64_t tx_seq;
+	uint8_t *tx;
+	size_t tx_len, tx_off, tx_cap;
+	uint64_t born_ms, last_rx_ms;
+	bool want_out;			/* EPOLLOUT registered */
+	struct conn *next;		/* all connections */
+};
+
+struct peer {
+	bool configured;
+	uint16_t id;
+	struct ccmap_addr addr;
+	struct conn *conn;		/* authenticated connection or NULL */
+	struct conn *dialing;		/* outgoing connection being set up */
+	uint64_t next_dial_ms;
+	unsigned backoff_ms;
+	uint64_t incarnation;
+	uint64_t ups, downs;
+	bool down_pending;		/* lost; coh_peer_down() still to run */
+	uint64_t last_ping_ms, rtt_us;
+	char last_error[256];
+};
+
+/* ---- counters ------------------------------------------------------------------ */
+
+struct agent_stats {
+	uint64_t faults_seen;		/* ring buffer records */
+	uint64_t lost_drained;		/* requests from the lost map */
+	uint64_t req_sent;		/* READ/WRITE_REQ sent to a home (incl. self) */
+	uint64_t req_served;		/* requests handled as home */
+	uint64_t grants_sent, grants_recv;
+	uint64_t grants_data_sent, grants_data_recv;
+	uint64_t fwd_sent, fwd_recv;	/* INVALIDATE/DOWNGRADE/FETCH */
+	uint64_t inval_recv, downgrade_recv, fetch_recv;
+	uint64_t acks_sent, acks_recv;
+	uint64_t errors_sent, errors_recv;
+	uint64_t msgs_sent, msgs_recv;	/* coherency frames to/from peers */
+	uint64_t self_msgs;		/* delivered through the self FIFO */
+	uint64_t bytes_sent, bytes_recv;	/* page data bytes on the wire */
+	uint64_t frames_sent, frames_recv;	/* every frame, incl. PING */
+	uint64_t stores, reverts;
+	uint64_t local_go;		/* ring records the agent found already granted */
+	uint64_t fails;			/* faults failed (ccmap_fail) */
+	uint64_t home_unreachable;
+	uint64_t conns_accepted, conns_dialled, conns_authed, conns_closed;
+	uint64_t auth_failures;
+	uint64_t bad_frames[CCMAP_E_MAX];	/* by enum ccmap_errcode */
+	uint64_t prog_errors;		/* syscall programs that failed */
+	uint64_t io_errors;		/* pread/pwrite of replicas */
+	uint64_t ctl_requests, ctl_errors;
+};
+
+/* ---- the agent ------------------------------------------------------------------- */
+
+struct selfmsg {
+	struct ccmap_msg m;
+	struct selfmsg *next;
+};
+
+struct agent {
+	struct ccmap_config cfg;
+	struct ccmap_key key;
+	uint16_t self;
+	uint64_t members;
+	uint64_t incarnation;
+	bool clean;
+	char bpf_dir[PATH_MAX];
+	char pin_dir[PATH_MAX];
+	char obj_path[PATH_MAX];
+	uint32_t timeout_ms;		/* as given to the kernel */
+
+	int epfd;
+	struct src listen_src, ctl_src, ring_src, timer_src, sig_src, link_src;
+
+	unsigned n_shares;
+	struct share shares[CCMAP_MAX_SHARES];
+	struct ccmap_share_desc descs[CCMAP_MAX_SHARES];
+
+	struct peer peers[CCMAP_MAX_NODES];
+	unsigned n_peers;
+	struct conn *conns;
+
+	/* the self FIFO: messages to this node, delivered after the handler */
+	struct selfmsg *self_head, *self_tail;
+
+	uint64_t next_req_id;
+	uint64_t started_ms;
+	bool stopping;
+
+	/* BPF (bpf.c) */
+	struct bpf_object *obj;
+	struct bpf_link *link;
+	struct ring_buffer *rb;
+	char policy_name[64];
+	int prog_share_add, prog_share_del, prog_grant, prog_revoke,
+	    prog_downgrade, prog_fail, prog_raise_error;
+	int map_pages, map_lost, map_bstats, map_sinfo, map_shares;
+	uint64_t last_ring_full;
+	bool policy_detached;		/* the kernel detached it (error exit) */
+
+	struct agent_stats st;
+};
+
+extern struct agent A;
+
+/* ---- bpf.c ----------------------------------------------------------------------- */
+
+int bpf_setup(void);			/* load the policy, maps, programs */
+int bpf_add_shares(void);		/* page entries + ccmap_share_add */
+int bpf_attach(void);			/* struct_ops link + ring buffer */
+void bpf_shutdown(void);		/* detach, revoke everything, (--clean) */
+int bpf_ring_poll(void);		/* consume the ring buffer */
+void bpf_drain_lost(void);		/* requests the ring had no room for */
+void bpf_link_event(void);		/* the policy link reported EPOLLHUP */
+void bpf_reattach_tick(uint64_t now);	/* attach again after an error exit */
+
+int prog_grant(struct share *sh, uint64_t page, unsigned state, uint64_t version);
+int prog_revoke(struct share *sh, uint64_t page, uint64_t span);
+int prog_downgrade(struct share *sh, uint64_t page);
+int prog_fail(struct share *sh, uint64_t page, int err);
+int prog_raise_error(void);		/* test hook: policy error exit */
+
+int bpf_page_state(struct share *sh, uint64_t page, struct ccmap_page_state *out);
+int bpf_read_bstats(uint64_t out[CCMAP_BST_NR]);
+
+/* ---- net.c ------------------------------------------------------------------------- */
+
+int net_listen(void);
+void net_tick(uint64_t now);		/* dial, ping, time out */
+void net_accept(void);
+void net_event(struct conn *c, uint32_t events);
+/* Send m to node dst (self: the self FIFO).  0, or -1 if dst is not
+ * connected (logged by the caller). */
+int net_send(uint16_t dst, struct ccmap_msg *m);
+bool net_peer_up(uint16_t node);
+void net_shutdown(void);
+void conn_close(struct conn *c, const char *why);
+void net_process_downs(void);		/* after every handler */
+void net_free_dead(void);		/* after every epoll batch */
+
+/* ---- coh.c ------------------------------------------------------------------------- */
+
+int coh_init(void);
+void coh_free(void);
+void coh_fault(uint32_t share, uint64_t page, unsigned want);
+void coh_message(uint16_t src, const struct ccmap_msg *m);
+void coh_peer_up(uint16_t node);
+void coh_peer_down(uint16_t node);
+void coh_deliver_self(void);		/* drain the self FIFO */
+void coh_self_push(const struct ccmap_msg *m);
+
+/* ---- ctl.c ------------------------------------------------------------------------- */
+
+int ctl_listen(void);
+void ctl_accept(void);
+void ctl_event(struct src *s, uint32_t events);
+void ctl_shutdown(void);
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+int ep_add(struct src *s, uint32_t events);
+int ep_mod(struct src *s, uint32_t events);
+void ep_del(struct src *s);
+const char *state_name(unsigned st);
+
+#endif /* CCMAPD_AGENT_H */

@@ -1,0 +1,726 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ccmapd: the BPF side.  A generic loader: any policy object
+ * (<bpf-dir>/<policy>.bpf.o) that includes bpf/ccmap_state.bpf.h loads
+ * through it; programs and maps are found by name (ccmap_abi.h), the
+ * struct_ops map by type, and the fault deadline is written into the
+ * struct_ops map's timeout_ms member, found by name in the object's BTF.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/epoll.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+static struct bpf_map *ops_map;
+static bool shares_added;		/* ccmap_share_add ran for every share */
+static struct bpf_map *reqs_map;
+static int ncpus;
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	size_t n;
+	int lvl;
+
+	switch (level) {
+	case LIBBPF_WARN:
+		lvl = LOG_WARN;
+		break;
+	case LIBBPF_INFO:
+		lvl = LOG_DBG;
+		break;
+	default:
+		lvl = LOG_TRACE;
+		break;
+	}
+	if (lvl > log_level)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = 0;
+	/* libbpf's own lines start with "libbpf: " already */
+	logmsg(lvl, "%s%s", strncmp(buf, "libbpf: ", 8) ? "libbpf: " : "", buf);
+	return 0;
+}
+
+/* mkdir -p for the pin directory (mode 0700 for what we create). */
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The pin directory must live on a bpffs: mount /sys/fs/bpf if needed. */
+static int ensure_bpffs(const char *dir)
+{
+	struct statfs sfs;
+	char parent[PATH_MAX];
+	char *slash;
+	int rc;
+
+	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
+		return -ENAMETOOLONG;
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = 0;
+	if (statfs(parent, &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC)
+		goto make;
+	if (strncmp(dir, "/sys/fs/bpf/", 12) == 0) {
+		if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC) {
+			if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+				log_err("cannot mount bpffs on /sys/fs/bpf: %s", strerror(errno));
+				return -errno;
+			}
+			log_info("mounted bpffs on /sys/fs/bpf");
+		}
+	} else {
+		log_warn("pin directory %s is not on a bpffs: pinning will fail", dir);
+	}
+make:
+	rc = mkdir_p(dir);
+	if (rc)
+		log_err("cannot create pin directory %s: %s", dir, strerror(-rc));
+	return rc;
+}
+
+/* Pointer to member @name of the struct_ops map's user-side data. */
+static void *ops_member(const char *name, size_t *size)
+{
+	struct btf *btf = bpf_object__btf(A.obj);
+	const struct btf_type *t;
+	const struct btf_member *m;
+	size_t datasz;
+	__u32 tid;
+	char *data;
+
+	if (!btf || !ops_map)
+		return NULL;
+	data = bpf_map__initial_value(ops_map, &datasz);
+	tid = bpf_map__btf_value_type_id(ops_map);
+	t = btf__type_by_id(btf, tid);
+	while (t && (btf_is_typedef(t) || btf_is_mod(t)))
+		t = btf__type_by_id(btf, t->type);
+	if (!data || !t || !btf_is_struct(t))
+		return NULL;
+	m = btf_members(t);
+	for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
+		const char *mn = btf__name_by_offset(btf, m->name_off);
+		__u32 off = btf_member_bit_offset(t, i) / 8;
+		__s64 sz;
+
+		if (!mn || strcmp(mn, name))
+			continue;
+		sz = btf__resolve_size(btf, m->type);
+		if (sz <= 0 || off + (size_t)sz > datasz)
+			return NULL;
+		*size = (size_t)sz;
+		return data + off;
+	}
+	return NULL;
+}
+
+static int find_prog(const char *name)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(A.obj, name);
+
+	if (!p) {
+		log_err("policy object %s has no program %s: does it include ccmap_state.bpf.h?",
+			A.obj_path, name);
+		return -1;
+	}
+	return bpf_program__fd(p);
+}
+
+static int find_map(const char *name, struct bpf_map **out)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(A.obj, name);
+
+	if (!m) {
+		log_err("policy object %s has no map %s: does it include ccmap_state.bpf.h?",
+			A.obj_path, name);
+		return -1;
+	}
+	if (out)
+		*out = m;
+	return bpf_map__fd(m);
+}
+
+int bpf_setup(void)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = A.pin_dir);
+	struct bpf_map *m;
+	uint32_t *tmo;
+	char *name;
+	size_t sz;
+	int err;
+
+	libbpf_set_print(libbpf_log);
+	if (access(CCMAP_SYSFS_DIR, F_OK)) {
+		log_err("this kernel has no ccmap support (%s is missing): boot a kernel "
+			"with the ccmap patch (CONFIG_CCMAP=y)", CCMAP_SYSFS_DIR);
+		return -1;
+	}
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0) {
+		log_err("cannot count possible CPUs: %s", strerror(-ncpus));
+		return -1;
+	}
+	if (ensure_bpffs(A.pin_dir))
+		return -1;
+
+	A.obj = bpf_object__open_file(A.obj_path, &oo);
+	if (!A.obj) {
+		err = errno;
+		log_err("cannot open policy object %s: %s", A.obj_path, strerror(err));
+		return -1;
+	}
+	bpf_object__for_each_map(m, A.obj) {
+		if (bpf_map__type(m) == BPF_MAP_TYPE_STRUCT_OPS) {
+			if (ops_map) {
+				log_err("policy object %s defines more than one struct_ops map",
+					A.obj_path);
+				return -1;
+			}
+			ops_map = m;
+		}
+	}
+	if (!ops_map) {
+		log_err("policy object %s has no struct_ops map: not a ccmap policy", A.obj_path);
+		return -1;
+	}
+	tmo = ops_member("timeout_ms", &sz);
+	if (!tmo || sz != sizeof(*tmo)) {
+		log_err("policy object %s: struct_ops %s has no u32 timeout_ms member",
+			A.obj_path, bpf_map__name(ops_map));
+		return -1;
+	}
+	*tmo = A.timeout_ms;
+	name = ops_member("name", &sz);
+	if (name && sz > 0)
+		snprintf(A.policy_name, sizeof(A.policy_name), "%.*s", (int)sz, name);
+	if (!A.policy_name[0])
+		snprintf(A.policy_name, sizeof(A.policy_name), "%s", bpf_map__name(ops_map));
+
+	err = bpf_object__load(A.obj);
+	if (err) {
+		log_err("cannot load policy object %s: %s (run with -v for the verifier log; "
+			"a pinned map of an incompatible older layout is removed by "
+			"ccmapd --clean)", A.obj_path, strerror(-err));
+		return -1;
+	}
+	A.prog_share_add = find_prog(CCMAP_PROG_SHARE_ADD);
+	A.prog_share_del = find_prog(CCMAP_PROG_SHARE_DEL);
+	A.prog_grant = find_prog(CCMAP_PROG_GRANT);
+	A.prog_revoke = find_prog(CCMAP_PROG_REVOKE);
+	A.prog_downgrade = find_prog(CCMAP_PROG_DOWNGRADE);
+	A.prog_fail = find_prog(CCMAP_PROG_FAIL);
+	{
+		struct bpf_program *p = bpf_object__find_program_by_name(A.obj,
+							CCMAP_PROG_RAISE_ERROR);
+
+		A.prog_raise_error = p ? bpf_program__fd(p) : -1;
+	}
+	A.map_pages = find_map(CCMAP_MAP_PAGES, NULL);
+	A.map_lost = find_map(CCMAP_MAP_LOST, NULL);
+	A.map_bstats = find_map(CCMAP_MAP_BSTATS, NULL);
+	A.map_sinfo = find_map(CCMAP_MAP_SINFO, NULL);
+	A.map_shares = find_map(CCMAP_MAP_SHARES, NULL);
+	if (find_map(CCMAP_MAP_REQS, &reqs_map) < 0 || A.prog_share_add < 0 ||
+	    A.prog_share_del < 0 || A.prog_grant < 0 || A.prog_revoke < 0 ||
+	    A.prog_downgrade < 0 || A.prog_fail < 0 || A.map_pages < 0 ||
+	    A.map_lost < 0 || A.map_bstats < 0 || A.map_sinfo < 0 || A.map_shares < 0)
+		return -1;
+	log_info("policy \"%s\" loaded from %s, maps pinned under %s, fault deadline %u ms",
+		 A.policy_name, A.obj_path, A.pin_dir, A.timeout_ms);
+	return 0;
+}
+
+/* BPF_PROG_RUN of a syscall program; its return value or -errno. */
+static int run_prog(int fd, void *ctx, size_t size, const char *what)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, t, .ctx_in = ctx, .ctx_size_in = (__u32)size);
+	int err = bpf_prog_test_run_opts(fd, &t);
+
+	if (err) {
+		A.st.prog_errors++;
+		log_err("running %s failed: %s", what, strerror(errno));
+		return -errno;
+	}
+	return (int)t.retval;
+}
+
+int prog_grant(struct share *sh, uint64_t page, unsigned state, uint64_t version)
+{
+	struct ccmap_args_page a = {
+		.fd = sh->fd, .share = sh->id, .pgoff = page, .version = version,
+		.state = state,
+	};
+	int rc = run_prog(A.prog_grant, &a, sizeof(a), CCMAP_PROG_GRANT);
+
+	if (rc) {
+		A.st.prog_errors++;
+		log_err("share %s page %llu: grant %s failed: %s", sh->cfg->name,
+			(unsigned long long)page, state_name(state), strerror(-rc));
+	} else {
+		log_dbg("share %s page %llu: %s -> %s v%llu (published, woken)", sh->cfg->name,
+			(unsigned long long)page, state_name(a.old_state), state_name(state),
+			(unsigned long long)version);
+	}
+	return rc;
+}
+
+static int lower(int prog, const char *what, struct share *sh, uint64_t page,
+		 uint64_t span)
+{
+	struct ccmap_args_page a = {
+		.fd = sh->fd, .share = sh->id, .pgoff = page, .span = span,
+	};
+	int rc = run_prog(prog, &a, sizeof(a), what);
+
+	if (rc) {
+		A.st.prog_errors++;
+		log_err("share %s page %llu: %s failed: %s", sh->cfg->name,
+			(unsigned long long)page, what, strerror(-rc));
+	} else {
+		log_dbg("share %s page %llu: %s (was %s, %lld folio(s) still mapped/cleaned)",
+			sh->cfg->name, (unsigned long long)page, what,
+			state_name(a.old_state), (long long)a.ret);
+	}
+	return rc;
+}
+
+int prog_revoke(struct share *sh, uint64_t page, uint64_t span)
+{
+	return lower(A.prog_revoke, "revoke", sh, page, span);
+}
+
+int prog_downgrade(struct share *sh, uint64_t page)
+{
+	return lower(A.prog_downgrade, "downgrade", sh, page, 0);
+}
+
+int prog_fail(struct share *sh, uint64_t page, int err)
+{
+	struct ccmap_args_page a = {
+		.fd = sh->fd, .share = sh->id, .pgoff = page, .err = err,
+	};
+	int rc = run_prog(A.prog_fail, &a, sizeof(a), CCMAP_PROG_FAIL);
+
+	A.st.fails++;
+	if (rc) {
+		A.st.prog_errors++;
+		log_err("share %s page %llu: fail failed: %s", sh->cfg->name,
+			(unsigned long long)page, strerror(-rc));
+	}
+	return rc;
+}
+
+int prog_raise_error(void)
+{
+	if (A.prog_raise_error < 0)
+		return -ENOENT;
+	log_warn("raising an error exit of policy \"%s\" (test hook)", A.policy_name);
+	return run_prog(A.prog_raise_error, NULL, 0, CCMAP_PROG_RAISE_ERROR);
+}
+
+int bpf_page_state(struct share *sh, uint64_t page, struct ccmap_page_state *out)
+{
+	struct ccmap_page_key k = { .share = sh->id, .pgoff = page };
+
+	if (bpf_map_lookup_elem(A.map_pages, &k, out))
+		return -errno;
+	return 0;
+}
+
+int bpf_read_bstats(uint64_t out[CCMAP_BST_NR])
+{
+	uint64_t *vals = calloc((size_t)ncpus, sizeof(*vals));
+
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 i = 0; i < CCMAP_BST_NR; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(A.map_bstats, &i, vals))
+			continue;
+		for (int c = 0; c < ncpus; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+/* Forget pages and shares a previous run left in the pinned maps. */
+static void purge_stale(void)
+{
+	struct ccmap_page_key k, *prev = NULL, *doomed = NULL;
+	struct ccmap_share_key sk, snext, *sprev = NULL;
+	size_t n = 0, cap = 0;
+	unsigned long purged = 0;
+
+	/* Collect first: deleting while iterating restarts the walk. */
+	while (bpf_map_get_next_key(A.map_pages, prev, &k) == 0) {
+		if (!(k.share < A.n_shares && k.pgoff < A.shares[k.share].npages)) {
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 1024;
+				struct ccmap_page_key *nd = realloc(doomed, nc * sizeof(*nd));
+
+				if (!nd)
+					break;
+				doomed = nd;
+				cap = nc;
+			}
+			doomed[n++] = k;
+		}
+		prev = &k;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_delete_elem(A.map_pages, &doomed[i]) == 0)
+			purged++;
+	free(doomed);
+	while (bpf_map_get_next_key(A.map_shares, sprev, &snext) == 0) {
+		__u32 id;
+		bool keep = false;
+
+		sk = snext;
+		if (bpf_map_lookup_elem(A.map_shares, &sk, &id) == 0 && id < A.n_shares)
+			keep = A.shares[id].dev == sk.dev && A.shares[id].ino == sk.ino;
+		if (!keep && bpf_map_delete_elem(A.map_shares, &sk) == 0) {
+			purged++;
+			sprev = NULL;	/* at most CCMAP_STATE_MAX_SHARES: restart */
+			continue;
+		}
+		sprev = &sk;
+	}
+	for (__u32 id = A.n_shares; id < CCMAP_STATE_MAX_SHARES; id++) {
+		struct ccmap_share_info si = { 0 };
+
+		bpf_map_update_elem(A.map_sinfo, &id, &si, BPF_ANY);
+	}
+	/* Requests parked by a previous run are stale. */
+	while (bpf_map_get_next_key(A.map_lost, NULL, &k) == 0) {
+		if (bpf_map_delete_elem(A.map_lost, &k))
+			break;
+	}
+	if (purged)
+		log_info("forgot %lu stale entries of a previous run in the pinned maps", purged);
+}
+
+/* Every page of @sh starts Invalid: the home replicas hold the data. */
+static int reset_pages(struct share *sh)
+{
+	enum { CHUNK = 1024 };
+	static struct ccmap_page_key keys[CHUNK];
+	static struct ccmap_page_state vals[CHUNK];
+	uint64_t page = 0;
+
+	memset(vals, 0, sizeof(vals));
+	while (page < sh->npages) {
+		__u32 n = (__u32)(sh->npages - page < CHUNK ? sh->npages - page : CHUNK);
+		LIBBPF_OPTS(bpf_map_batch_opts, bo, .elem_flags = 0, .flags = 0);
+		__u32 count = n;
+
+		for (__u32 i = 0; i < n; i++) {
+			keys[i].share = sh->id;
+			keys[i].reserved = 0;
+			keys[i].pgoff = page + i;
+		}
+		if (bpf_map_update_batch(A.map_pages, keys, vals, &count, &bo)) {
+			/* older kernels or a full map: one by one for a clear error */
+			for (__u32 i = 0; i < n; i++) {
+				if (bpf_map_update_elem(A.map_pages, &keys[i], &vals[i], BPF_ANY)) {
+					log_err("share %s: cannot create the state of page %llu: %s%s",
+						sh->cfg->name, (unsigned long long)(page + i),
+						strerror(errno), errno == E2BIG || errno == ENOMEM ?
+						" (too many pages for " CCMAP_MAP_PAGES ")" : "");
+					return -1;
+				}
+			}
+		}
+		page += n;
+	}
+	return 0;
+}
+
+int bpf_add_shares(void)
+{
+	purge_stale();
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+		struct ccmap_args_share a = {
+			.fd = sh->fd, .share = sh->id, .dev = sh->dev, .ino = sh->ino,
+			.npages = sh->npages,
+		};
+		int rc;
+
+		if (reset_pages(sh))
+			return -1;
+		rc = run_prog(A.prog_share_add, &a, sizeof(a), CCMAP_PROG_SHARE_ADD);
+		if (rc) {
+			const char *why = "";
+
+			if (a.ret == -EBUSY)
+				why = ": the file is mapped by a process but is not a share; "
+				      "stop that process first (shares must be managed before "
+				      "anything maps them)";
+			else if (a.ret == -EINVAL)
+				why = ": not a regular file, or a file system ccmap cannot manage "
+				      "(hugetlbfs, DAX)";
+			else if (a.ret == -EPERM)
+				why = ": neither owner of the file nor CAP_FOWNER";
+			log_err("share %s (%s): cannot manage it: %s%s", sh->cfg->name,
+				sh->cfg->path, strerror(-rc), why);
+			return -1;
+		}
+		log_info("share %s: %s, %llu bytes (%llu pages), dev %llu ino %llu %s",
+			 sh->cfg->name, sh->cfg->path, (unsigned long long)sh->cfg->size,
+			 (unsigned long long)sh->npages, (unsigned long long)sh->dev,
+			 (unsigned long long)sh->ino,
+			 a.flags & CCMAP_SHARE_WAS_MANAGED ?
+			 "managed already (mappings of the previous run dropped)" : "now managed");
+	}
+	shares_added = true;
+	return 0;
+}
+
+static int ring_cb(void *ctx, void *data, size_t size)
+{
+	const struct ccmap_req_rec *r = data;
+
+	(void)ctx;
+	if (size < sizeof(*r)) {
+		log_warn("short ring buffer record (%zu bytes): ignored", size);
+		return 0;
+	}
+	A.st.faults_seen++;
+	coh_fault(r->share, r->pgoff, r->want);
+	return 0;
+}
+
+int bpf_attach(void)
+{
+	int lfd;
+
+	A.link = bpf_map__attach_struct_ops(ops_map);
+	if (!A.link) {
+		int err = errno;
+		char cur[64] = "";
+		FILE *f = fopen(CCMAP_SYSFS_OPS, "r");
+
+		if (f) {
+			if (fgets(cur, sizeof(cur), f))
+				cur[strcspn(cur, "\n")] = 0;
+			fclose(f);
+		}
+		if (err == EBUSY)
+			log_err("cannot attach policy \"%s\": policy \"%s\" is attached already "
+				"(is another ccmapd running?)", A.policy_name, cur);
+		else
+			log_err("cannot attach policy \"%s\": %s (see %s)", A.policy_name,
+				strerror(err), CCMAP_SYSFS_EXIT_REASON);
+		return -1;
+	}
+	lfd = bpf_link__fd(A.link);
+	A.link_src.kind = SRC_LINK;
+	A.link_src.fd = lfd;
+	if (ep_add(&A.link_src, EPOLLIN))
+		log_warn("cannot watch the policy link: an error exit will go unnoticed");
+
+	A.rb = ring_buffer__new(bpf_map__fd(reqs_map), ring_cb, NULL, NULL);
+	if (!A.rb) {
+		log_err("cannot set up the request ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	A.ring_src.kind = SRC_RING;
+	A.ring_src.fd = ring_buffer__epoll_fd(A.rb);
+	if (ep_add(&A.ring_src, EPOLLIN))
+		return -1;
+	log_info("policy \"%s\" attached", A.policy_name);
+	return 0;
+}
+
+int bpf_ring_poll(void)
+{
+	int n = ring_buffer__consume(A.rb);
+
+	if (n < 0 && n != -EINTR)
+		log_err("ring buffer: %s", strerror(-n));
+	return n;
+}
+
+void bpf_drain_lost(void)
+{
+	struct ccmap_page_key k;
+	unsigned n = 0;
+	__u32 want;
+
+	/* Deleting the key we got makes the next lookup start over. */
+	while (n < CCMAP_LOST_MAX && bpf_map_get_next_key(A.map_lost, NULL, &k) == 0) {
+		if (bpf_map_lookup_elem(A.map_lost, &k, &want) == 0 &&
+		    bpf_map_delete_elem(A.map_lost, &k) == 0) {
+			A.st.lost_drained++;
+			coh_fault(k.share, k.pgoff, want);
+		} else if (bpf_map_delete_elem(A.map_lost, &k)) {
+			break;
+		}
+		n++;
+	}
+	if (n)
+		log_warn("ring buffer overflowed: served %u parked request(s)", n);
+}
+
+static void read_sysfs(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = 0;
+	if (!f)
+		return;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
+#define REATTACH_TRIES	3
+#define REATTACH_DELAY_MS 1000
+
+static unsigned reattach_tries;
+static uint64_t reattach_at;
+
+void bpf_link_event(void)
+{
+	char kind[64], reason[160];
+
+	read_sysfs(CCMAP_SYSFS_EXIT_KIND, kind, sizeof(kind));
+	read_sysfs(CCMAP_SYSFS_EXIT_REASON, reason, sizeof(reason));
+	log_err("policy \"%s\" was detached by the kernel: %s: %s; faults on shares wait "
+		"for a policy until their deadline", A.policy_name, kind[0] ? kind : "?",
+		reason[0] ? reason : "?");
+	ep_del(&A.link_src);
+	bpf_link__destroy(A.link);
+	A.link = NULL;
+	A.policy_detached = true;
+	if (reattach_tries < REATTACH_TRIES) {
+		reattach_at = now_ms() + REATTACH_DELAY_MS;
+		log_info("attaching policy \"%s\" again in %u ms (try %u of %u)", A.policy_name,
+			 REATTACH_DELAY_MS, reattach_tries + 1, REATTACH_TRIES);
+	} else {
+		log_err("policy \"%s\" failed %u times: not attaching it again; restart "
+			"ccmapd once the cause is fixed", A.policy_name, REATTACH_TRIES + 1);
+	}
+}
+
+/* From the timer: the page states survived in the maps, attach again. */
+void bpf_reattach_tick(uint64_t now)
+{
+	if (!A.policy_detached || A.link || reattach_tries >= REATTACH_TRIES ||
+	    now < reattach_at)
+		return;
+	reattach_tries++;
+	A.link = bpf_map__attach_struct_ops(ops_map);
+	if (!A.link) {
+		log_err("attaching policy \"%s\" again failed: %s", A.policy_name,
+			strerror(errno));
+		reattach_at = now + REATTACH_DELAY_MS;
+		return;
+	}
+	A.link_src.fd = bpf_link__fd(A.link);
+	if (ep_add(&A.link_src, EPOLLIN))
+		log_warn("cannot watch the policy link: an error exit will go unnoticed");
+	A.policy_detached = false;
+	log_info("policy \"%s\" attached again (waiting faults ask it again)", A.policy_name);
+}
+
+void bpf_shutdown(void)
+{
+	if (A.rb) {
+		ep_del(&A.ring_src);
+		ring_buffer__free(A.rb);
+		A.rb = NULL;
+	}
+	if (A.link) {
+		ep_del(&A.link_src);
+		bpf_link__destroy(A.link);
+		A.link = NULL;
+		log_info("policy \"%s\" detached", A.policy_name);
+	}
+	if (!A.obj)
+		return;
+	if (!shares_added)
+		goto close;
+	/*
+	 * Nobody coordinates this node's copies any more: every page goes
+	 * Invalid and is unmapped, so applications cannot go on with stale
+	 * data; their next access waits (bounded) for a policy.
+	 */
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+		struct ccmap_page_state zero = { 0 };
+
+		if (sh->fd < 0)
+			continue;
+		for (uint64_t p = 0; p < sh->npages; p++) {
+			struct ccmap_page_key k = { .share = sh->id, .pgoff = p };
+
+			bpf_map_update_elem(A.map_pages, &k, &zero, BPF_EXIST);
+		}
+		prog_revoke(sh, 0, CCMAP_SPAN_EOF);
+		if (A.clean) {
+			struct ccmap_args_share a = {
+				.fd = sh->fd, .share = sh->id, .dev = sh->dev, .ino = sh->ino,
+				.npages = sh->npages,
+			};
+
+			run_prog(A.prog_share_del, &a, sizeof(a), CCMAP_PROG_SHARE_DEL);
+			if (a.ret)
+				log_warn("share %s stays managed: %s", sh->cfg->name,
+					 strerror((int)-a.ret));
+		}
+	}
+	if (A.clean) {
+		int err = bpf_object__unpin_maps(A.obj, NULL);
+
+		if (err)
+			log_warn("unpinning the maps: %s", strerror(-err));
+		if (rmdir(A.pin_dir) && errno != ENOENT)
+			log_warn("cannot remove %s: %s", A.pin_dir, strerror(errno));
+		else
+			log_info("maps unpinned, %s removed (--clean)", A.pin_dir);
+	}
+close:
+	bpf_object__close(A.obj);
+	A.obj = NULL;
+}

@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ccmapd: coherence.  Drives the pure protocol library (ccmap/directory.h):
+ * ccmap_dir_* for the pages homed at this node and ccmap_np_* for every
+ * page of every share, and carries out their actions in order:
+ *
+ *   giving a page up:  state change + zap/mkclean (syscall program) BEFORE
+ *                      the page is pread() from the replica to be shipped;
+ *   getting a page:    pwrite() of the data into the replica BEFORE the
+ *                      grant program publishes the state and wakes faults;
+ *   at home:           STORE (pwrite of an owner's data) before the GRANT
+ *                      that reads it back, in the order the directory
+ *                      emits them.
+ *
+ * The replica of this node is both its working copy and, for the pages it
+ * is home of, the home copy: a message to itself is queued in the self FIFO
+ * (delivered after the current handler returns, never recursively) and
+ * carries no data, since the data is in that same file already.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+/* Page data of the frame being handled, for STORE. */
+static const uint8_t *cur_data;
+
+static uint16_t home_of(const struct share *sh, uint64_t page)
+{
+	return ccmap_home_node(A.members, sh->id, page);
+}
+
+static const char *mode_name(unsigned mode)
+{
+	return mode == CCMAP_MODE_E ? "E" : mode == CCMAP_MODE_S ? "S" : "?";
+}
+
+static int read_page(struct share *sh, uint64_t page, uint8_t *buf)
+{
+	ssize_t n = pread(sh->fd, buf, CCMAP_PAGE_SIZE, (off_t)(page * CCMAP_PAGE_SIZE));
+
+	if (n != CCMAP_PAGE_SIZE) {
+		A.st.io_errors++;
+		log_err("share %s page %llu: cannot read the replica: %s", sh->cfg->name,
+			(unsigned long long)page, n < 0 ? strerror(errno) : "short read");
+		return -1;
+	}
+	return 0;
+}
+
+static int write_page(struct share *sh, uint64_t page, const uint8_t *buf)
+{
+	ssize_t n = pwrite(sh->fd, buf, CCMAP_PAGE_SIZE, (off_t)(page * CCMAP_PAGE_SIZE));
+
+	if (n != CCMAP_PAGE_SIZE) {
+		A.st.io_errors++;
+		log_err("share %s page %llu: cannot write the replica: %s", sh->cfg->name,
+			(unsigned long long)page, n < 0 ? strerror(errno) : "short write");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- home side: actions of the directory ------------------------------------ */
+
+static void dir_send(struct share *sh, const struct ccmap_dir_out *o)
+{
+	static uint8_t buf[CCMAP_PAGE_SIZE];
+	struct ccmap_msg m;
+
+	ccmap_msg_init(&m, o->type, A.self, 0, o->req_id);
+	switch (o->type) {
+	case CCMAP_T_GRANT:
+		m.u.grant.share = sh->id;
+		m.u.grant.mode = o->mode;
+		m.u.grant.page = o->page;
+		m.u.grant.version = o->version;
+		if (o->with_data) {
+			m.u.grant.gflags = CCMAP_GRANT_F_DATA;
+			/* To ourselves: the data is in the replica already. */
+			if (o->dst != A.self) {
+				if (read_page(sh, o->page, buf)) {
+					/* Cannot serve it: the requester's fault fails. */
+					ccmap_msg_init(&m, CCMAP_T_ERROR, A.self, 0, o->req_id);
+					m.u.error.code = CCMAP_E_IO;
+					m.u.error.share = sh->id;
+					m.u.error.page = o->page;
+					snprintf(m.u.error.reason, sizeof(m.u.error.reason),
+						 "home cannot read its replica");
+					A.st.errors_sent++;
+					break;
+				}
+				m.u.grant.data = buf;
+				A.st.bytes_sent += CCMAP_PAGE_SIZE;
+				A.st.grants_data_sent++;
+			}
+		}
+		A.st.grants_sent++;
+		log_dbg("share %s page %llu: home grants %s v%llu to node %u%s (req %llu)",
+			sh->cfg->name, (unsigned long long)o->page, mode_name(o->mode),
+			(unsigned long long)o->version, o->dst,
+			o->with_data ? " with data" : "", (unsigned long long)o->req_id);
+		break;
+	case CCMAP_T_INVALIDATE:
+	case CCMAP_T_DOWNGRADE:
+	case CCMAP_T_FETCH:
+		m.u.fwd.share = sh->id;
+		m.u.fwd.requester = o->requester;
+		m.u.fwd.page = o->page;
+		m.u.fwd.version = o->version;
+		A.st.fwd_sent++;
+		log_dbg("share %s page %llu: home sends %s to node %u for node %u (txn %llu)",
+			sh->cfg->name, (unsigned long long)o->page, ccmap_type_name(o->type),
+			o->dst, o->requester, (unsigned long long)o->req_id);
+		break;
+	case CCMAP_T_ERROR:
+		m.u.error.code = o->code;
+		m.u.error.share = sh->id;
+		m.u.error.page = o->page;
+		snprintf(m.u.error.reason, sizeof(m.u.error.reason), "%s",
+			 o->reason ? o->reason : "refused");
+		A.st.errors_sent++;
+		log_warn("share %s page %llu: home refuses request %llu of node %u: %s",
+			 sh->cfg->name, (unsigned long long)o->page,
+			 (unsigned long long)o->req_id, o->dst, m.u.error.reason);
+		break;
+	case CCMAP_T_WRITEBACK_ACK:
+		m.u.wback.share = sh->id;
+		m.u.wback.status = o->code;
+		m.u.wback.page = o->page;
+		m.u.wback.version = o->version;
+		break;
+	default:
+		log_err("directory asked to send unknown type %u", o->type);
+		return;
+	}
+	if (net_send(o->dst, &m))
+		log_warn("share %s page %llu: cannot send %s to node %u: not connected",
+			 sh->cfg->name, (unsigned long long)o->page,
+			 ccmap_type_name(m.hdr.type), o->dst);
+	else if (o->dst != A.self)
+		A.st.msgs_sent++;
+}
+
+static void dir_emit(void *ctx, const struct ccmap_dir_out *o)
+{
+	struct share *sh = ctx;
+
+	switch (o->kind) {
+	case CCMAP_DO_SEND:
+		dir_send(sh, o);
+		break;
+	case CCMAP_DO_STORE:
+		if (!cur_data) {
+			log_err("share %s page %llu: STORE without data (bug)", sh->cfg->name,
+				(unsigned long long)o->page);
+			break;
+		}
+		if (write_page(sh, o->page, cur_data) == 0) {
+			A.st.stores++;
+			log_dbg("share %s page %llu: home stored v%llu", sh->cfg->name,
+				(unsigned long long)o->page, (unsigned long long)o->version);
+		}
+		break;
+	case CCMAP_DO_REVERT:
+		A.st.reverts++;
+		log_warn("share %s page %llu: its owner died; reverts to the home copy (v%llu)",
+			 sh->cfg->name, (unsigned long long)o->page,
+			 (unsigned long long)o->version);
+		break;
+	default:
+		log_err("directory emitted unknown action %u", o->kind);
+	}
+}
+
+/* ---- requester side: actions of the page state machine ------------------------ */
+
+static void send_req(struct share *sh, uint64_t page, const struct ccmap_np_action *a)
+{
+	struct ccmap_npage *np = &sh->np[page];
+	uint16_t home = home_of(sh, page);
+	struct ccmap_msg m;
+
+	ccmap_msg_init(&m, a->req_type, A.self, 0, a->req_id);
+	m.u.req.share = sh->id;
+	m.u.req.page = page;
+	m.u.req.have_version = a->have_version;
+	if (!net_peer_up(home) || net_send(home, &m)) {
+		/* Nobody can serve it: undo and fail the waiting faults. */
+		np->pending = 0;
+		A.st.home_unreachable++;
+		log_warn("share %s page %llu: home node %u is not connected: the fault fails",
+			 sh->cfg->name, (unsigned long long)page, home);
+		prog_fail(sh, page, EHOSTUNREACH);
+		return;
+	}
+	A.st.req_sent++;
+	if (home != A.self)
+		A.st.msgs_sent++;
+	log_dbg("share %s page %llu: %s to home %u (req %llu, have %s)", sh->cfg->name,
+		(unsigned long long)page, ccmap_type_name(a->req_type), home,
+		(unsigned long long)a->req_id,
+		a->have_version == CCMAP_NO_VERSION ? "nothing" : "S copy");
+}
+
+/*
+ * Carry out @a for @page.  @data: page data that came with a GRANT from
+ * another node (NULL from ourselves); @txn: transaction id for a REPLY.
+ */
+static void np_act(struct share *sh, uint64_t page, const struct ccmap_np_action *a,
+		   const uint8_t *data, uint64_t txn)
+{
+	static uint8_t buf[CCMAP_PAGE_SIZE];
+	struct ccmap_npage *np = &sh->np[page];
+	uint16_t home = home_of(sh, page);
+	const uint8_t *reply_data = NULL;
+
+	if ((a->flags & CCMAP_NA_INSTALL) && data) {
+		/* The data first: the grant below publishes it. */
+		if (write_page(sh, page, data)) {
+			/*
+			 * Not published: the faults fail.  The directory still
+			 * counts us as a holder, so forwards keep working.
+			 */
+			prog_fail(sh, page, EIO);
+			return;
+		}
+		A.st.bytes_recv += CCMAP_PAGE_SIZE;
+		A.st.grants_data_recv++;
+	}
+	/* Giving rights up: state first, then unmap/write-protect (programs). */
+	if (a->flags & CCMAP_NA_ZAP)
+		prog_revoke(sh, page, 0);
+	if (a->flags & CCMAP_NA_MKCLEAN)
+		prog_downgrade(sh, page);
+	/* ... and only then read what we ship: no writer is left. */
+	if ((a->flags & CCMAP_NA_READ) && home != A.self) {
+		if (read_page(sh, page, buf) == 0)
+			reply_data = buf;
+	}
+	if (a->flags & CCMAP_NA_REPLY) {
+		struct ccmap_msg m;
+
+		ccmap_msg_init(&m, a->reply_type, A.self, 0, txn);
+		m.u.ack.share = sh->id;
+		m.u.ack.page = page;
+		m.u.ack.version = a->version;
+		m.u.ack.data = NULL;
+		if (a->reply_type != CCMAP_T_INV_ACK && home != A.self) {
+			if (!reply_data) {
+				/* Unreadable replica: zeroes beat a stuck home. */
+				memset(buf, 0, sizeof(buf));
+				reply_data = buf;
+			}
+			m.u.ack.data = reply_data;
+			A.st.bytes_sent += CCMAP_PAGE_SIZE;
+		}
+		if (net_send(home, &m))
+			log_warn("share %s page %llu: cannot send %s to home %u: not connected",
+				 sh->cfg->name, (unsigned long long)page,
+				 ccmap_type_name(a->reply_type), home);
+		else {
+			A.st.acks_sent++;
+			if (home != A.self)
+				A.st.msgs_sent++;
+		}
+	}
+	if (a->flags & CCMAP_NA_FAIL)
+		prog_fail(sh, page, EIO);
+	else if (a->flags & CCMAP_NA_WAKE)
+		prog_grant(sh, page, np->state, np->version);
+	if (a->flags & CCMAP_NA_SEND_REQ)
+		send_req(sh, page, a);
+	if (a->flags & CCMAP_NA_GO) {
+		/* Rights held already (a stale or raced request): republish. */
+		A.st.local_go++;
+		prog_grant(sh, page, np->state, np->version);
+	}
+}
+
+void coh_fault(uint32_t share, uint64_t page, unsigned want)
+{
+	struct ccmap_np_action a;
+	struct share *sh;
+
+	if (share >= A.n_shares || page >= A.shares[share].npages ||
+	    (want != CCMAP_ST_S && want != CCMAP_ST_E)) {
+		log_warn("request for share %u page %llu (%u) out of range: ignored", share,
+			 (unsigned long long)page, want);
+		return;
+	}
+	sh = &A.shares[share];
+	log_dbg("share %s page %llu: fault wants %s (have %s%s)", sh->cfg->name,
+		(unsigned long long)page, want == CCMAP_ST_E ? "E" : "S",
+		state_name(sh->np[page].state), sh->np[page].pending ? ", pending" : "");
+	ccmap_np_fault(&sh->np[page], want == CCMAP_ST_E, ++A.next_req_id, &a);
+	np_act(sh, page, &a, NULL, 0);
+}
+
+/* ---- messages ----------------------------------------------------------------- */
+
+static void reject(uint16_t src, const struct ccmap_msg *m, const char *why)
+{
+	A.st.bad_frames[CCMAP_E_PROTOCOL]++;
+	log_warn("node %u: %s (req %llu) rejected: %s", src,
+		 ccmap_type_name(m->hdr.type) ? ccmap_type_name(m->hdr.type) : "?",
+		 (unsigned long long)m->hdr.req_id, why);
+}
+
+/* The share of a message, or NULL (rejected). */
+static struct share *msg_share(uint16_t src, const struct ccmap_msg *m, unsigned id,
+			       uint64_t page, bool need_page)
+{
+	char why[96];
+
+	if (id >= A.n_shares) {
+		snprintf(why, sizeof(why), "unknown share %u", id);
+		reject(src, m, why);
+		return NULL;
+	}
+	if (need_page && page >= A.shares[id].npages) {
+		snprintf(why, sizeof(why), "page %llu beyond share %s",
+			 (unsigned long long)page, A.shares[id].cfg->name);
+		reject(src, m, why);
+		return NULL;
+	}
+	return &A.shares[id];
+}
+
+static void on_request(uint16_t src, const struct ccmap_msg *m)
+{
+	struct share *sh = msg_share(src, m, m->u.req.share, m->u.req.page, false);
+	int rc;
+
+	if (!sh)
+		return;
+	A.st.req_served++;
+	log_dbg("share %s page %llu: node %u asks %s (req %llu)", sh->cfg->name,
+		(unsigned long long)m->u.req.page, src, ccmap_type_name(m->hdr.type),
+		(unsigned long long)m->hdr.req_id);
+	rc = ccmap_dir_request(&sh->dir, src, m->hdr.type, m->u.req.page, m->hdr.req_id,
+			       m->u.req.have_version);
+	if (rc)
+		log_dbg("share %s page %llu: request of node %u refused: %s", sh->cfg->name,
+			(unsigned long long)m->u.req.page, src, ccmap_strerror(-rc));
+}
+
+static void on_grant(uint16_t src, const struct ccmap_msg *m)
+{
+	const struct ccmap_grant *g = &m->u.grant;
+	struct share *sh = msg_share(src, m, g->share, g->page, true);
+	bool has_data = g->gflags & CCMAP_GRANT_F_DATA;
+	struct ccmap_np_action a;
+	int rc;
+
+	if (!sh)
+		return;
+	if (home_of(sh, g->page) != src) {
+		reject(src, m, "GRANT from a node that is not the page's home");
+		return;
+	}
+	if (src != A.self && has_data && !g->data) {
+		reject(src, m, "GRANT flagged with data has none");
+		return;
+	}
+	rc = ccmap_np_grant(&sh->np[g->page], g->mode, has_data, g->version, m->hdr.req_id, &a);
+	if (rc) {
+		reject(src, m, "GRANT does not match the pending request");
+		return;
+	}
+	A.st.grants_recv++;
+	log_dbg("share %s page %llu: granted %s v%llu by home %u%s", sh->cfg->name,
+		(unsigned long long)g->page, mode_name(g->mode), (unsigned long long)g->version,
+		src, has_data ? " with data" : "");
+	np_act(sh, g->page, &a, src != A.self && has_data ? g->data : NULL, 0);
+}
+
+static void on_forward(uint16_t src, const struct ccmap_msg *m)
+{
+	const struct ccmap_fwd *f = &m->u.fwd;
+	struct share *sh = msg_share(src, m, f->share, f->page, true);
+	struct ccmap_np_action a;
+	int rc;
+
+	if (!sh)
+		return;
+	if (home_of(sh, f->page) != src) {
+		reject(src, m, "forward from a node that is not the page's home");
+		return;
+	}
+	rc = ccmap_np_forward(&sh->np[f->page], m->hdr.type, f->version, &a);
+	if (rc) {
+		reject(src, m, "forward for a page this node does not hold that way");
+		return;
+	}
+	A.st.fwd_recv++;
+	if (m->hdr.type == CCMAP_T_INVALIDATE)
+		A.st.inval_recv++;
+	else if (m->hdr.type == CCMAP_T_DOWNGRADE)
+		A.st.downgrade_recv++;
+	else
+		A.st.fetch_recv++;
+	log_dbg("share %s page %llu: %s from home %u for node %u (txn %llu)", sh->cfg->name,
+		(unsigned long long)f->page, ccmap_type_name(m->hdr.type), src, f->requester,
+		(unsigned long long)m->hdr.req_id);
+	np_act(sh, f->page, &a, NULL, m->hdr.req_id);
+}
+
+static void on_ack(uint16_t src, const struct ccmap_msg *m)
+{
+	const struct ccmap_pack *k = &m->u.ack;
+	struct share *sh = msg_share(src, m, k->share, k->page, false);
+	int rc;
+
+	if (!sh)
+		return;
+	if (src != A.self && m->hdr.type != CCMAP_T_INV_ACK && !k->data) {
+		reject(src, m, "data acknowledgement without data");
+		return;
+	}
+	A.st.acks_recv++;
+	if (src != A.self && k->data)
+		A.st.bytes_recv += CCMAP_PAGE_SIZE;
+	cur_data = src != A.self ? k->data : NULL;
+	if (m->hdr.type == CCMAP_T_WRITEBACK)
+		rc = ccmap_dir_writeback(&sh->dir, src, k->page, m->hdr.req_id, k->version);
+	else
+		rc = ccmap_dir_ack(&sh->dir, src, m->hdr.type, k->page, m->hdr.req_id,
+				   k->version);
+	cur_data = NULL;
+	if (rc && m->hdr.type != CCMAP_T_WRITEBACK)
+		reject(src, m, ccmap_strerror(-rc));
+	else
+		log_dbg("share %s page %llu: %s from node %u (txn %llu)", sh->cfg->name,
+			(unsigned long long)k->page, ccmap_type_name(m->hdr.type), src,
+			(unsigned long long)m->hdr.req_id);
+}
+
+static void on_error(uint16_t src, const struct ccmap_msg *m)
+{
+	const struct ccmap_error_msg *e = &m->u.error;
+	struct ccmap_np_action a;
+	struct share *sh;
+
+	A.st.errors_recv++;
+	if (e->share == CCMAP_NO_SHARE || e->page == CCMAP_NO_PAGE) {
+		log_warn("node %u reports: %s (%s)", src, e->reason, ccmap_strerror(e->code));
+		return;
+	}
+	sh = msg_share(src, m, e->share, e->page, true);
+	if (!sh)
+		return;
+	log_warn("share %s page %llu: node %u refused request %llu: %s (%s)", sh->cfg->name,
+		 (unsigned long long)e->page, src, (unsigned long long)m->hdr.req_id,
+		 e->reason, ccmap_strerror(e->code));
+	if (ccmap_np_error(&sh->np[e->page], m->hdr.req_id, &a) == 0)
+		np_act(sh, e->page, &a, NULL, 0);
+}
+
+void coh_message(uint16_t src, const struct ccmap_msg *m)
+{
+	switch (m->hdr.type) {
+	case CCMAP_T_READ_REQ:
+	case CCMAP_T_WRITE_REQ:
+		on_request(src, m);
+		break;
+	case CCMAP_T_GRANT:
+		on_grant(src, m);
+		break;
+	case CCMAP_T_INVALIDATE:
+	case CCMAP_T_DOWNGRADE:
+	case CCMAP_T_FETCH:
+		on_forward(src, m);
+		break;
+	case CCMAP_T_INV_ACK:
+	case CCMAP_T_DOWNGRADE_ACK:
+	case CCMAP_T_FETCH_ACK:
+	case CCMAP_T_WRITEBACK:
+		on_ack(src, m);
+		break;
+	case CCMAP_T_WRITEBACK_ACK:
+		log_dbg("node %u: WRITEBACK_ACK status %u", src, m->u.wback.status);
+		break;
+	case CCMAP_T_ERROR:
+		on_error(src, m);
+		break;
+	default:
+		reject(src, m, "not a coherency message");
+		break;
+	}
+}
+
+/* ---- self FIFO ---------------------------------------------------------------- */
+
+void coh_self_push(const struct ccmap_msg *m)
+{
+	struct selfmsg *s = malloc(sizeof(*s));
+
+	if (!s) {
+		/* Losing a message to ourselves would hang a page: give up. */
+		log_err("out of memory for a message to this node; exiting");
+		exit(1);
+	}
+	s->m = *m;
+	s->m.hdr.sender = A.self;
+	s->next = NULL;
+	if (A.self_tail)
+		A.self_tail->next = s;
+	else
+		A.self_head = s;
+	A.self_tail = s;
+}
+
+void coh_deliver_self(void)
+{
+	while (A.self_head) {
+		struct selfmsg *s = A.self_head;
+
+		A.self_head = s->next;
+		if (!A.self_head)
+			A.self_tail = NULL;
+		A.st.self_msgs++;
+		coh_message(A.self, &s->m);
+		free(s);
+	}
+}
+
+/* ---- peers coming and going ------------------------------------------------------ */
+
+void coh_peer_up(uint16_t node)
+{
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		int rc = ccmap_dir_node_up(&A.shares[i].dir, node);
+
+		if (rc)
+			log_err("share %s: directory refuses node %u up: %s",
+				A.shares[i].cfg->name, node, ccmap_strerror(-rc));
+	}
+}
+
+void coh_peer_down(uint16_t node)
+{
+	unsigned long fenced = 0;
+
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+		int rc = ccmap_dir_node_down(&sh->dir, node);
+
+		if (rc)
+			log_err("share %s: directory refuses node %u down: %s", sh->cfg->name,
+				node, ccmap_strerror(-rc));
+		for (uint64_t page = 0; page < sh->npages; page++) {
+			struct ccmap_np_action a;
+
+			if (home_of(sh, page) != node)
+				continue;
+			ccmap_np_home_down(&sh->np[page], &a);
+			if (a.flags) {
+				fenced++;
+				np_act(sh, page, &a, NULL, 0);
+			}
+		}
+	}
+	log_info("node %u is down: its copies are forgotten, %lu page(s) it is home of "
+		 "fenced here", node, fenced);
+}
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+int coh_init(void)
+{
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+		int rc;
+
+		rc = ccmap_dir_init(&sh->dir, A.self, sh->id, sh->npages, A.members, dir_emit, sh);
+		if (rc) {
+			log_err("share %s: cannot set up the directory: %s", sh->cfg->name,
+				ccmap_strerror(-rc));
+			return -1;
+		}
+		sh->np = calloc(sh->npages, sizeof(*sh->np));
+		if (!sh->np) {
+			log_err("share %s: out of memory for %llu page states", sh->cfg->name,
+				(unsigned long long)sh->npages);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void coh_free(void)
+{
+	while (A.self_head) {
+		struct selfmsg *s = A.self_head;
+
+		A.self_head = s->next;
+		free(s);
+	}
+	A.self_tail = NULL;
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		ccmap_dir_free(&A.shares[i].dir);
+		free(A.shares[i].np);
+		A.shares[i].np = NULL;
+	}
+}

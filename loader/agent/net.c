@@ -1,0 +1,707 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ccmapd: peer connections.
+ *
+ * One TCP connection per pair of nodes: a node dials every peer with a lower
+ * id and accepts connections from peers with a higher id (the responder
+ * refuses any other node in the handshake).  Dialling retries with an
+ * exponential backoff (100 ms .. 5 s).  The handshake of ccmap/auth.h
+ * authenticates both ends with the cluster key and compares the share
+ * lists; after it every frame carries an HMAC.  A connection that is lost
+ * (EOF, error, malformed frame, no traffic for 15 s) makes the peer "down":
+ * the directory forgets its copies and this node fences the pages the peer
+ * is home of.  A new authenticated connection brings it back "up".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "agent.h"
+
+#define HANDSHAKE_TIMEOUT_MS	10000
+#define PING_INTERVAL_MS	2000
+#define IDLE_TIMEOUT_MS		15000
+#define BACKOFF_MIN_MS		100
+#define BACKOFF_MAX_MS		5000
+#define TX_MAX			(64u << 20)
+
+static struct conn *dead;		/* closed, freed after the event */
+
+static void sock_opts(int fd)
+{
+	int one = 1;
+
+	/* Small frames (requests, acks) must not wait for Nagle. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+		log_warn("TCP_NODELAY: %s", strerror(errno));
+}
+
+static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		port = ntohs(s4->sin_port);
+		snprintf(buf, len, "%s:%u", ip, port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(s6->sin6_port);
+		snprintf(buf, len, "[%s]:%u", ip, port);
+	} else {
+		snprintf(buf, len, "?");
+	}
+}
+
+int net_listen(void)
+{
+	const struct ccmap_addr *la = &A.cfg.listen;
+	int one = 1;
+	int fd;
+
+	fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("socket: %s", strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		log_warn("SO_REUSEADDR: %s", strerror(errno));
+	if (bind(fd, (const struct sockaddr *)&la->ss, la->len) || listen(fd, 64)) {
+		log_err("cannot listen on %s: %s", la->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	A.listen_src.kind = SRC_LISTEN;
+	A.listen_src.fd = fd;
+	if (ep_add(&A.listen_src, EPOLLIN)) {
+		close(fd);
+		return -1;
+	}
+	log_info("listening on %s for peers", la->text);
+	return 0;
+}
+
+static struct conn *conn_new(int fd, bool outgoing, const char *addr)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		log_err("out of memory for a connection");
+		return NULL;
+	}
+	c->src.kind = SRC_PEER;
+	c->src.fd = fd;
+	c->outgoing = outgoing;
+	c->peer = CCMAP_NODE_NONE;
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	ccmap_rx_init(&c->rx);
+	c->born_ms = c->last_rx_ms = now_ms();
+	c->next = A.conns;
+	A.conns = c;
+	return c;
+}
+
+static void conn_unlink(struct conn *c)
+{
+	for (struct conn **pp = &A.conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			return;
+		}
+	}
+}
+
+static void schedule_dial(struct peer *p, bool failed)
+{
+	uint64_t now = now_ms();
+
+	if (p->id >= A.self)
+		return;		/* it dials us */
+	if (failed) {
+		p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_MIN_MS;
+		if (p->backoff_ms > BACKOFF_MAX_MS)
+			p->backoff_ms = BACKOFF_MAX_MS;
+	} else {
+		p->backoff_ms = BACKOFF_MIN_MS;
+	}
+	p->next_dial_ms = now + p->backoff_ms;
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	struct peer *p = c->peer <= CCMAP_MAX_NODE_ID ? &A.peers[c->peer] : NULL;
+
+	if (c->src.fd < 0)
+		return;		/* closed already */
+	ep_del(&c->src);
+	close(c->src.fd);
+	c->src.fd = -1;
+	A.st.conns_closed++;
+	conn_unlink(c);
+	c->next = dead;
+	dead = c;
+
+	if (p && p->conn == c) {
+		p->conn = NULL;
+		p->downs++;
+		snprintf(p->last_error, sizeof(p->last_error), "%.200s", why);
+		log_warn("peer %u (%s): connection lost: %s; peer is down", p->id, c->addr, why);
+		/* Not now: we may be inside a directory call that is sending. */
+		p->down_pending = true;
+		schedule_dial(p, false);
+	} else if (p && p->dialing == c) {
+		p->dialing = NULL;
+		snprintf(p->last_error, sizeof(p->last_error), "%.200s", why);
+		/* Refused connections while a peer starts are routine. */
+		if (p->backoff_ms >= BACKOFF_MAX_MS || !c->connecting)
+			log_info("peer %u (%s): %s", p->id, c->addr, why);
+		else
+			log_dbg("peer %u (%s): %s", p->id, c->addr, why);
+		schedule_dial(p, true);
+	} else {
+		log_info("connection from %s closed: %s", c->addr, why);
+	}
+}
+
+/*
+ * Closed connections are freed only here, after a whole batch of epoll
+ * events: an event of the same batch may still point to one.
+ */
+void net_free_dead(void)
+{
+	while (dead) {
+		struct conn *c = dead;
+
+		dead = c->next;
+		free(c->tx);
+		free(c);
+	}
+}
+
+static void set_out(struct conn *c, bool on)
+{
+	if (c->want_out == on || c->src.fd < 0)
+		return;
+	c->want_out = on;
+	if (ep_mod(&c->src, EPOLLIN | (on ? EPOLLOUT : 0)))
+		conn_close(c, "epoll_ctl failed");
+}
+
+static void conn_flush(struct conn *c)
+{
+	while (c->tx_off < c->tx_len) {
+		ssize_t n = send(c->src.fd, c->tx + c->tx_off, c->tx_len - c->tx_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				set_out(c, true);
+				return;
+			}
+			conn_close(c, strerror(errno));
+			return;
+		}
+		c->tx_off += (size_t)n;
+	}
+	c->tx_off = c->tx_len = 0;
+	set_out(c, false);
+	if (c->closing)
+		conn_close(c, "closed after the last frame");
+}
+
+static int conn_send(struct conn *c, struct ccmap_msg *m)
+{
+	struct ccmap_err err;
+	long n;
+
+	if (c->src.fd < 0 || c->closing)
+		return -1;
+	if (c->tx_cap - c->tx_len < CCMAP_MAX_FRAME) {
+		size_t cap = c->tx_cap ? c->tx_cap * 2 : 65536;
+		uint8_t *nb;
+
+		/* compact first: what was sent is gone */
+		if (c->tx_off) {
+			memmove(c->tx, c->tx + c->tx_off, c->tx_len - c->tx_off);
+			c->tx_len -= c->tx_off;
+			c->tx_off = 0;
+		}
+		while (cap - c->tx_len < CCMAP_MAX_FRAME)
+			cap *= 2;
+		if (cap > TX_MAX) {
+			conn_close(c, "peer does not read: send buffer over 64 MiB");
+			return -1;
+		}
+		if (cap > c->tx_cap) {
+			nb = realloc(c->tx, cap);
+			if (!nb) {
+				conn_close(c, "out of memory for the send buffer");
+				return -1;
+			}
+			c->tx = nb;
+			c->tx_cap = cap;
+		}
+	}
+	m->hdr.sender = A.self;
+	m->hdr.seq = c->tx_seq;
+	n = ccmap_encode(m, c->authed ? &c->hs.tx_key : NULL, c->tx + c->tx_len,
+			 c->tx_cap - c->tx_len, &err);
+	if (n < 0) {
+		log_err("cannot encode %s for %s: %s", ccmap_type_name(m->hdr.type) ?
+			ccmap_type_name(m->hdr.type) : "?", c->addr, err.msg);
+		return -1;
+	}
+	c->tx_seq++;
+	c->tx_len += (size_t)n;
+	A.st.frames_sent++;
+	log_trace("-> %s %s seq %llu req %llu (%ld bytes)", c->addr,
+		  ccmap_type_name(m->hdr.type), (unsigned long long)m->hdr.seq,
+		  (unsigned long long)m->hdr.req_id, n);
+	if (!c->want_out)
+		conn_flush(c);
+	return 0;
+}
+
+int net_send(uint16_t dst, struct ccmap_msg *m)
+{
+	struct peer *p;
+
+	if (dst == A.self) {
+		coh_self_push(m);
+		return 0;
+	}
+	if (dst > CCMAP_MAX_NODE_ID)
+		return -1;
+	p = &A.peers[dst];
+	if (!p->configured || !p->conn)
+		return -1;
+	return conn_send(p->conn, m);
+}
+
+bool net_peer_up(uint16_t node)
+{
+	if (node == A.self)
+		return true;
+	return node <= CCMAP_MAX_NODE_ID && A.peers[node].conn != NULL;
+}
+
+static void hs_params(struct ccmap_hs_params *hp, uint16_t peer)
+{
+	memset(hp, 0, sizeof(*hp));
+	hp->key = &A.key;
+	hp->self = A.self;
+	hp->peer = peer;
+	hp->incarnation = A.incarnation;
+	hp->n_shares = (uint16_t)A.n_shares;
+	hp->shares = A.descs;
+	/* We accept only the peers that dial us: those with a higher id. */
+	for (unsigned id = A.self + 1u; id < CCMAP_MAX_NODES; id++)
+		if (A.peers[id].configured)
+			hp->allowed_peers |= UINT64_C(1) << id;
+}
+
+static void dial(struct peer *p)
+{
+	struct ccmap_hs_params hp;
+	struct conn *c;
+	int fd;
+
+	fd = socket(p->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("socket: %s", strerror(errno));
+		schedule_dial(p, true);
+		return;
+	}
+	sock_opts(fd);
+	c = conn_new(fd, true, p->addr.text);
+	if (!c) {
+		close(fd);
+		schedule_dial(p, true);
+		return;
+	}
+	c->peer = p->id;
+	p->dialing = c;
+	A.st.conns_dialled++;
+	hs_params(&hp, p->id);
+	if (ccmap_hs_init(&c->hs, CCMAP_HS_INITIATOR, &hp, NULL)) {
+		log_err("peer %u: handshake setup failed: %s", p->id, c->hs.err.msg);
+		close(fd);
+		c->src.fd = -1;
+		conn_unlink(c);
+		free(c);
+		p->dialing = NULL;
+		schedule_dial(p, true);
+		return;
+	}
+	c->connecting = true;
+	if (ep_add(&c->src, EPOLLIN | EPOLLOUT)) {
+		conn_close(c, "epoll_ctl failed");
+		return;
+	}
+	c->want_out = true;
+	if (connect(fd, (const struct sockaddr *)&p->addr.ss, p->addr.len) &&
+	    errno != EINPROGRESS) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+		conn_close(c, why);
+		return;
+	}
+	log_dbg("peer %u: dialling %s", p->id, p->addr.text);
+}
+
+static void start_handshake(struct conn *c)
+{
+	struct ccmap_msg m;
+
+	c->connecting = false;
+	if (ccmap_hs_hello(&c->hs, &m)) {
+		conn_close(c, c->hs.err.msg);
+		return;
+	}
+	conn_send(c, &m);
+}
+
+void net_accept(void)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		struct ccmap_hs_params hp;
+		char addr[64];
+		struct conn *c;
+		int fd;
+
+		fd = accept4(A.listen_src.fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		addr_text(&ss, addr, sizeof(addr));
+		sock_opts(fd);
+		c = conn_new(fd, false, addr);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		A.st.conns_accepted++;
+		hs_params(&hp, CCMAP_NODE_NONE);
+		if (ccmap_hs_init(&c->hs, CCMAP_HS_RESPONDER, &hp, NULL) ||
+		    ep_add(&c->src, EPOLLIN)) {
+			conn_close(c, "handshake setup failed");
+			continue;
+		}
+		log_dbg("connection from %s", addr);
+	}
+}
+
+/* The handshake completed on c: it becomes the peer's connection. */
+static void authenticated(struct conn *c)
+{
+	uint16_t id = c->hs.peer;
+	struct peer *p;
+
+	if (id > CCMAP_MAX_NODE_ID || !A.peers[id].configured) {
+		conn_close(c, "handshake named a node that is not configured");
+		return;
+	}
+	p = &A.peers[id];
+	c->authed = true;
+	c->peer = id;
+	c->rx.mac = &c->hs.rx_key;
+	c->rx.require_mac = true;
+	A.st.conns_authed++;
+	if (p->dialing == c)
+		p->dialing = NULL;
+	if (p->conn && p->conn != c)
+		conn_close(p->conn, "replaced by a new connection of the same peer");
+	net_process_downs();	/* the old connection's down before the up */
+	p->conn = c;
+	p->ups++;
+	p->backoff_ms = 0;
+	p->last_error[0] = 0;
+	p->last_ping_ms = now_ms();
+	if (p->incarnation && p->incarnation != c->hs.peer_incarnation)
+		log_info("peer %u restarted (incarnation %016llx -> %016llx)", id,
+			 (unsigned long long)p->incarnation,
+			 (unsigned long long)c->hs.peer_incarnation);
+	p->incarnation = c->hs.peer_incarnation;
+	log_info("peer %u (%s): authenticated, %s, incarnation %016llx; peer is up", id,
+		 c->addr, c->outgoing ? "dialled" : "accepted",
+		 (unsigned long long)p->incarnation);
+	coh_peer_up(id);
+}
+
+static void bad_frame(struct conn *c, int code, const char *what, const char *why)
+{
+	if (code <= 0 || code >= CCMAP_E_MAX)
+		code = CCMAP_E_PROTOCOL;
+	A.st.bad_frames[code]++;
+	if (c->peer <= CCMAP_MAX_NODE_ID && c->authed)
+		log_warn("peer %u (%s): %s: %s (%s)", c->peer, c->addr, what, why,
+			 ccmap_strerror(code));
+	else
+		log_warn("%s: %s: %s (%s)", c->addr, what, why, ccmap_strerror(code));
+}
+
+static void frame_unauthed(struct conn *c, const struct ccmap_msg *m)
+{
+	struct ccmap_msg out;
+	bool have = false;
+	int rc;
+
+	rc = ccmap_hs_step(&c->hs, m, &out, &have);
+	if (have)
+		conn_send(c, &out);
+	if (rc < 0) {
+		char why[256];
+
+		A.st.auth_failures++;
+		bad_frame(c, c->hs.err.code ? c->hs.err.code : CCMAP_E_AUTH,
+			  "handshake refused", c->hs.err.msg);
+		snprintf(why, sizeof(why), "handshake failed: %s", c->hs.err.msg);
+		if (c->outgoing && c->peer <= CCMAP_MAX_NODE_ID)
+			snprintf(A.peers[c->peer].last_error,
+				 sizeof(A.peers[c->peer].last_error), "%.200s", why);
+		if (c->tx_len > c->tx_off && c->src.fd >= 0) {
+			c->closing = true;	/* let the ERROR go out first */
+			if (c->outgoing && A.peers[c->peer].dialing == c) {
+				/* keep the backoff going while the ERROR drains */
+				A.peers[c->peer].dialing = NULL;
+				schedule_dial(&A.peers[c->peer], true);
+			}
+			conn_flush(c);
+		} else {
+			conn_close(c, why);
+		}
+		return;
+	}
+	if (rc == 1)
+		authenticated(c);
+}
+
+static void frame_authed(struct conn *c, const struct ccmap_msg *m)
+{
+	struct ccmap_msg out;
+
+	if (m->hdr.sender != c->peer) {
+		bad_frame(c, CCMAP_E_PROTOCOL, "frame rejected", "sender id is not the peer's");
+		return;
+	}
+	switch (m->hdr.type) {
+	case CCMAP_T_PING:
+		ccmap_msg_init(&out, CCMAP_T_PONG, A.self, 0, m->hdr.req_id);
+		out.u.ping.stamp = m->u.ping.stamp;
+		conn_send(c, &out);
+		return;
+	case CCMAP_T_PONG: {
+		uint64_t sent = m->u.ping.stamp, now = now_us();
+
+		if (sent <= now)
+			A.peers[c->peer].rtt_us = now - sent;
+		return;
+	}
+	case CCMAP_T_BYE:
+		log_info("peer %u says goodbye (code %u)", c->peer, m->u.bye.code);
+		conn_close(c, "peer left (BYE)");
+		return;
+	case CCMAP_T_HELLO:
+	case CCMAP_T_HELLO_ACK:
+	case CCMAP_T_AUTH:
+		bad_frame(c, CCMAP_E_PROTOCOL, "frame rejected",
+			  "handshake frame on an authenticated connection");
+		return;
+	default:
+		A.st.msgs_recv++;
+		coh_message(c->peer, m);
+		return;
+	}
+}
+
+static void conn_read(struct conn *c)
+{
+	for (;;) {
+		struct ccmap_msg m;
+		size_t room;
+		uint8_t *w = ccmap_rx_wptr(&c->rx, &room);
+		ssize_t n;
+		int rc = 0;
+
+		if (!w || room == 0) {
+			conn_close(c, "receive buffer stuck");
+			return;
+		}
+		n = recv(c->src.fd, w, room, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_close(c, strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			conn_close(c, c->closing ? "closed" : "peer closed the connection");
+			return;
+		}
+		ccmap_rx_commit(&c->rx, (size_t)n);
+		c->last_rx_ms = now_ms();
+		while (c->src.fd >= 0 && (rc = ccmap_rx_next(&c->rx, &m)) == 1) {
+			A.st.frames_recv++;
+			log_trace("<- %s %s seq %llu req %llu", c->addr,
+				  ccmap_type_name(m.hdr.type), (unsigned long long)m.hdr.seq,
+				  (unsigned long long)m.hdr.req_id);
+			if (c->closing)
+				continue;
+			if (c->authed)
+				frame_authed(c, &m);
+			else
+				frame_unauthed(c, &m);
+		}
+		if (c->src.fd < 0)
+			return;
+		if (rc < 0) {
+			char why[256];
+
+			bad_frame(c, c->rx.err.code, "malformed frame, dropping the connection",
+				  c->rx.err.msg);
+			snprintf(why, sizeof(why), "malformed frame: %s", c->rx.err.msg);
+			conn_close(c, why);
+			return;
+		}
+	}
+}
+
+void net_event(struct conn *c, uint32_t events)
+{
+	if (c->connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(c->src.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "connect: %s", strerror(err ? err : errno));
+			conn_close(c, why);
+			return;
+		}
+		start_handshake(c);
+		if (c->src.fd < 0)
+			return;
+		events &= ~(uint32_t)EPOLLOUT;
+	}
+	if (c->src.fd >= 0 && (events & EPOLLOUT))
+		conn_flush(c);
+	if (c->src.fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		conn_read(c);
+}
+
+/* Peers whose connection was lost: the directory and the pages they are
+ * home of learn it here, outside any directory call. */
+void net_process_downs(void)
+{
+	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++) {
+		struct peer *p = &A.peers[id];
+
+		if (p->down_pending) {
+			p->down_pending = false;
+			coh_peer_down(p->id);
+		}
+	}
+}
+
+/* Milliseconds from @then to @now; 0 if @then is later (set meanwhile). */
+static uint64_t since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
+void net_tick(uint64_t now)
+{
+	struct conn *c, *next;
+
+	for (unsigned id = 0; id < A.self && id < CCMAP_MAX_NODES; id++) {
+		struct peer *p = &A.peers[id];
+
+		if (p->configured && !p->conn && !p->dialing && now >= p->next_dial_ms)
+			dial(p);
+	}
+	for (c = A.conns; c; c = next) {
+		next = c->next;
+		if (!c->authed) {
+			if (since(now, c->born_ms) > HANDSHAKE_TIMEOUT_MS)
+				conn_close(c, "no authenticated connection within 10 s");
+			continue;
+		}
+		if (since(now, c->last_rx_ms) > IDLE_TIMEOUT_MS) {
+			conn_close(c, "no traffic for 15 s");
+			continue;
+		}
+		if (since(now, A.peers[c->peer].last_ping_ms) >= PING_INTERVAL_MS) {
+			struct ccmap_msg m;
+
+			ccmap_msg_init(&m, CCMAP_T_PING, A.self, 0, 0);
+			m.u.ping.stamp = now_us();
+			A.peers[c->peer].last_ping_ms = now;
+			conn_send(c, &m);
+		}
+	}
+}
+
+void net_shutdown(void)
+{
+	uint64_t deadline = now_ms() + 500;
+	struct conn *c;
+
+	for (c = A.conns; c; c = c->next) {
+		if (c->authed && c->src.fd >= 0) {
+			struct ccmap_msg m;
+
+			ccmap_msg_init(&m, CCMAP_T_BYE, A.self, 0, 0);
+			m.u.bye.code = 0;
+			conn_send(c, &m);
+		}
+	}
+	/* Give the BYEs half a second to leave. */
+	for (c = A.conns; c; c = c->next) {
+		while (c->src.fd >= 0 && c->tx_off < c->tx_len && now_ms() < deadline) {
+			struct pollfd pfd = { .fd = c->src.fd, .events = POLLOUT };
+
+			if (poll(&pfd, 1, 50) > 0)
+				conn_flush(c);
+		}
+	}
+	while (A.conns) {
+		c = A.conns;
+		if (c->authed && c->peer <= CCMAP_MAX_NODE_ID && A.peers[c->peer].conn == c)
+			A.peers[c->peer].conn = NULL;	/* no peer-down processing at exit */
+		conn_close(c, "agent stopping");
+	}
+	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++)
+		A.peers[id].down_pending = false;
+	net_free_dead();
+	if (A.listen_src.fd > 0) {
+		ep_del(&A.listen_src);
+		close(A.listen_src.fd);
+		A.listen_src.fd = -1;
+	}
+}

@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ccmapd - the ccmap agent, one per node.  See usage() for what it does;
+ * the pieces are in loader/agent/ (agent.h has the map).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+
+#define DEFAULT_CONFIG	"/etc/ccmap/ccmapd.conf"
+#define TICK_MS		100
+#define MAX_OVERRIDES	64
+
+struct agent A;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"NAME\n"
+"    ccmapd - ccmap agent: keeps one file coherent across the nodes that mmap() it\n"
+"\n"
+"SYNOPSIS\n"
+"    ccmapd [-c FILE] [-o KEY=VALUE]... [-p POLICY] [-B DIR] [-P DIR] [--clean]\n"
+"           [--check] [-v]...\n"
+"    ccmapd -h | --help\n"
+"\n"
+"DESCRIPTION\n"
+"    ccmapd runs on every node of a ccmap cluster.  For each share of the\n"
+"    configuration it opens (or creates) the node's local replica and sets it\n"
+"    to the configured size, loads the coherency policy (a BPF struct_ops\n"
+"    program, by default \"msi\"), marks the replica as a share before\n"
+"    anything maps it, and attaches the policy.  From then on every fault on a\n"
+"    mapping of the replica asks the policy: pages this node holds Shared\n"
+"    (read) or Exclusive (read and write) are mapped at once; for the others\n"
+"    the policy posts a request that ccmapd sends to the page's home node.\n"
+"\n"
+"    Every page has a home node (spread round-robin over the configured\n"
+"    nodes) that keeps its owner or its copyset and serialises requests for\n"
+"    it.  The home revokes (unmaps) or downgrades (write-protects) the copies\n"
+"    of other nodes, collects the data into its replica and grants the page\n"
+"    with its data to the requester, which writes it into its own replica\n"
+"    before the faulting process is woken.  Unmapping never discards the\n"
+"    private copies of MAP_PRIVATE mappings.\n"
+"\n"
+"    Nodes talk over TCP: each node dials the peers with a lower node id and\n"
+"    accepts the peers with a higher one, retrying with a backoff.  Both ends\n"
+"    authenticate with the cluster key and compare their share lists (names\n"
+"    and sizes must match, in the same order); every frame after the\n"
+"    handshake carries an HMAC-SHA256.  Malformed, unauthenticated or\n"
+"    out-of-protocol frames are rejected, logged and counted (ccmapctl stats).\n"
+"    A peer whose connection is lost is down: pages it held Exclusive revert\n"
+"    to their home's copy, and faults on pages it is home of fail (SIGBUS)\n"
+"    until it is back.  A fault that cannot be served within the fault\n"
+"    deadline (timeout_ms, at most 60000 ms) gets SIGBUS.\n"
+"\n"
+"    The policy's maps are pinned by name under the pin directory, so that a\n"
+"    restarted agent or another policy finds the page states.  ccmapctl(1)\n"
+"    talks to the control socket.  If the kernel detaches the policy with an\n"
+"    error exit (the reason is in /sys/kernel/ccmap/exit_reason and in the\n"
+"    log), faults wait and ccmapd attaches the policy again after a second,\n"
+"    at most three times.\n"
+"\n"
+"    On SIGTERM or SIGINT ccmapd detaches the policy, unmaps every page of the\n"
+"    shares (applications that touch them then wait for a policy until the\n"
+"    deadline and get SIGBUS), says goodbye to its peers, closes its sockets\n"
+"    and exits 0.  The pinned maps and the share marks stay for the next\n"
+"    agent unless --clean is given.  Data this node held Exclusive and did\n"
+"    not hand over is lost to the cluster, as a crash would lose it.\n"
+"\n"
+"OPTIONS\n"
+"    -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
+"    -o, --set KEY=VALUE   override a configuration line, e.g. -o node=2,\n"
+"                          -o 'peer=3 10.77.0.3:7070', -o timeout_ms=2000,\n"
+"                          -o 'share=data /tmp/data size 1M'; may be repeated\n"
+"    -p, --policy NAME     policy to load (same as -o policy=NAME); a NAME with\n"
+"                          a '/' is the path of a policy object file\n"
+"    -B, --bpf-dir DIR     where the policy objects NAME.bpf.o are (default:\n"
+"                          ../bpf and ./bpf next to the ccmapd binary, then\n"
+"                          /usr/lib/ccmap/bpf)\n"
+"    -P, --pin-dir DIR     bpffs directory for the pinned maps\n"
+"                          (default " CCMAP_PIN_ROOT_DFL ")\n"
+"        --clean           on exit also unpin the maps and unmanage the shares\n"
+"        --check           check the configuration and the key, print the\n"
+"                          canonical configuration and exit\n"
+"    -v, --verbose         per-page tracing (requests, grants, revocations);\n"
+"                          twice: every frame and libbpf's messages\n"
+"    -h, --help            this text\n"
+"\n"
+"CONFIGURATION\n"
+"    One keyword per line, '#' starts a comment:\n"
+"        node <id>                        this node, 0..63 (required)\n"
+"        listen <ip>:<port>               TCP address for peers (required)\n"
+"        peer <id> <ip>:<port>            every other node\n"
+"        key <path>                       cluster key file: 64..256 hex digits,\n"
+"                                         not readable by group or others\n"
+"        share <name> <path> size <size>  a share and its local replica\n"
+"        policy <name>                    exclusive | msi | mirage | adaptive\n"
+"        timeout_ms <n>                   fault deadline (default 5000)\n"
+"        control <path>                   control socket\n"
+"                                         (default /run/ccmap/ccmapd.sock)\n"
+"\n"
+"FILES\n"
+"    " DEFAULT_CONFIG "       default configuration\n"
+"    /run/ccmap/ccmapd.sock        default control socket (mode 0600)\n"
+"    " CCMAP_PIN_ROOT_DFL "/             pinned maps (ccmap_pages, ccmap_shares, ...)\n"
+"    " CCMAP_SYSFS_DIR "/             kernel state of ccmap (policy, exit reason)\n"
+"    <bpf-dir>/<policy>.bpf.o      policy objects\n"
+"\n"
+"EXAMPLES\n"
+"    Three nodes, node 2's view (/etc/ccmap/ccmapd.conf):\n"
+"        node 2\n"
+"        listen 10.77.0.2:7070\n"
+"        peer 1 10.77.0.1:7070\n"
+"        peer 3 10.77.0.3:7070\n"
+"        key /etc/ccmap/cluster.key\n"
+"        share data /tmp/ccmap-data size 1M\n"
+"\n"
+"    Make a key once and copy it to every node:\n"
+"        (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > /etc/ccmap/cluster.key)\n"
+"\n"
+"    Run in the foreground with per-page tracing:\n"
+"        ccmapd -c /etc/ccmap/ccmapd.conf -v\n"
+"\n"
+"    Same configuration file on every node, node id on the command line:\n"
+"        ccmapd -c cluster.conf -o node=3 -o listen=10.77.0.3:7070\n"
+"\n"
+"EXIT STATUS\n"
+"    0   stopped by SIGTERM or SIGINT after a clean shutdown (or --check passed)\n"
+"    1   a run-time failure: the policy did not load or attach, a replica or\n"
+"        socket could not be set up (the log says which and why)\n"
+"    2   a usage, configuration or key file error\n"
+"\n"
+"SEE ALSO\n"
+"    ccmapctl(1), tools/ccmap-watch.bt, docs in the ccmap source tree\n");
+}
+
+/* ---- epoll helpers ------------------------------------------------------------ */
+
+int ep_add(struct src *s, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = s };
+
+	if (epoll_ctl(A.epfd, EPOLL_CTL_ADD, s->fd, &ev)) {
+		log_err("epoll_ctl(ADD): %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int ep_mod(struct src *s, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = s };
+
+	if (epoll_ctl(A.epfd, EPOLL_CTL_MOD, s->fd, &ev)) {
+		log_err("epoll_ctl(MOD): %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void ep_del(struct src *s)
+{
+	if (s->fd >= 0 && epoll_ctl(A.epfd, EPOLL_CTL_DEL, s->fd, NULL) && errno != EBADF &&
+	    errno != ENOENT)
+		log_warn("epoll_ctl(DEL): %s", strerror(errno));
+}
+
+const char *state_name(unsigned st)
+{
+	switch (st) {
+	case CCMAP_ST_I:
+		return "I";
+	case CCMAP_ST_S:
+		return "S";
+	case CCMAP_ST_E:
+		return "E";
+	}
+	return "?";
+}
+
+/* ---- setup ------------------------------------------------------------------- */
+
+static int find_object(const char *policy, const char *bpf_dir)
+{
+	char exe[PATH_MAX], dirs[4][PATH_MAX];
+	unsigned n = 0;
+	ssize_t len;
+
+	if (strchr(policy, '/')) {
+		if (snprintf(A.obj_path, sizeof(A.obj_path), "%s", policy) >=
+		    (int)sizeof(A.obj_path))
+			return -1;
+		if (access(A.obj_path, R_OK)) {
+			log_err("policy object %s: %s", A.obj_path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (bpf_dir) {
+		snprintf(dirs[n++], PATH_MAX, "%s", bpf_dir);
+	} else {
+		len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (len > 0) {
+			char *d;
+
+			exe[len] = 0;
+			d = dirname(exe);
+			snprintf(dirs[n++], PATH_MAX, "%.4000s/../bpf", d);
+			snprintf(dirs[n++], PATH_MAX, "%.4000s/bpf", d);
+			snprintf(dirs[n++], PATH_MAX, "%.4000s", d);
+		}
+		snprintf(dirs[n++], PATH_MAX, "/usr/lib/ccmap/bpf");
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (snprintf(A.obj_path, sizeof(A.obj_path), "%s/%s.bpf.o", dirs[i], policy) >=
+		    (int)sizeof(A.obj_path))
+			continue;
+		if (access(A.obj_path, R_OK) == 0)
+			return 0;
+	}
+	log_err("policy object %s.bpf.o not found in %s%s (use --bpf-dir)", policy, dirs[0],
+		n > 1 ? " and the other default places" : "");
+	return -1;
+}
+
+static int open_replicas(void)
+{
+	A.n_shares = A.cfg.n_shares;
+	if (ccmap_config_share_descs(&A.cfg, A.descs) != A.n_shares) {
+		log_err("cannot describe the shares");
+		return -1;
+	}
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		const struct ccmap_cfg_share *cs = &A.cfg.shares[i];
+		struct share *sh = &A.shares[i];
+		struct stat st;
+
+		sh->id = (uint16_t)i;
+		sh->cfg = cs;
+		sh->npages = cs->size / CCMAP_PAGE_SIZE;
+		sh->fd = open(cs->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (sh->fd < 0) {
+			log_err("share %s: cannot open replica %s: %s", cs->name, cs->path,
+				strerror(errno));
+			return -1;
+		}
+		if (fstat(sh->fd, &st)) {
+			log_err("share %s: fstat %s: %s", cs->name, cs->path, strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			log_err("share %s: replica %s is not a regular file", cs->name, cs->path);
+			return -1;
+		}
+		if ((uint64_t)st.st_size != cs->size) {
+			if (ftruncate(sh->fd, (off_t)cs->size)) {
+				log_err("share %s: cannot size replica %s to %llu bytes: %s",
+					cs->name, cs->path, (unsigned long long)cs->size,
+					strerror(errno));
+				return -1;
+			}
+			log_info("share %s: replica %s sized from %lld to %llu bytes", cs->name,
+				 cs->path, (long long)st.st_size, (unsigned long long)cs->size);
+		}
+		sh->dev = (uint64_t)st.st_dev;
+		sh->ino = (uint64_t)st.st_ino;
+	}
+	return 0;
+}
+
+static int setup_fds(void)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_nsec = TICK_MS * 1000000L },
+		.it_value = { .tv_nsec = TICK_MS * 1000000L },
+	};
+	sigset_t set;
+
+	A.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (A.epfd < 0) {
+		log_err("epoll_create1: %s", strerror(errno));
+		return -1;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL)) {
+		log_err("sigprocmask: %s", strerror(errno));
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	A.sig_src.kind = SRC_SIGNAL;
+	A.sig_src.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	A.timer_src.kind = SRC_TIMER;
+	A.timer_src.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (A.sig_src.fd < 0 || A.timer_src.fd < 0) {
+		log_err("signalfd/timerfd: %s", strerror(errno));
+		return -1;
+	}
+	if (timerfd_settime(A.timer_src.fd, 0, &its, NULL)) {
+		log_err("timerfd_settime: %s", strerror(errno));
+		return -1;
+	}
+	if (ep_add(&A.sig_src, EPOLLIN) || ep_add(&A.timer_src, EPOLLIN))
+		return -1;
+	return 0;
+}
+
+static void on_signal(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(A.sig_src.fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: nothing to reload (restart ccmapd to change the "
+				 "configuration)");
+			continue;
+		}
+		log_info("%s from pid %u: stopping", strsignal((int)si.ssi_signo), si.ssi_pid);
+		A.stopping = true;
+	}
+}
+
+static void on_timer(void)
+{
+	uint64_t ticks;
+
+	if (read(A.timer_src.fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_warn("timerfd read: %s", strerror(errno));
+	net_tick(now_ms());
+	if (A.obj) {
+		bpf_drain_lost();
+		bpf_reattach_tick(now_ms());
+	}
+}
+
+/* After every handler: lost peers, then the messages to ourselves. */
+static void settle(void)
+{
+	do {
+		net_process_downs();
+		coh_deliver_self();
+	} while (A.self_head);
+}
+
+static void loop(void)
+{
+	struct epoll_event ev[64];
+
+	while (!A.stopping) {
+		int n = epoll_wait(A.epfd, ev, 64, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			A.stopping = true;
+			break;
+		}
+		for (int i = 0; i < n && !A.stopping; i++) {
+			struct src *s = ev[i].data.ptr;
+
+			if (s->fd < 0)
+				continue;	/* closed by an earlier event of this batch */
+			switch (s->kind) {
+			case SRC_LISTEN:
+				net_accept();
+				break;
+			case SRC_PEER:
+				net_event((struct conn *)s, ev[i].events);
+				break;
+			case SRC_CTL_LISTEN:
+				ctl_accept();
+				break;
+			case SRC_CTL:
+				ctl_event(s, ev[i].events);
+				break;
+			case SRC_RING:
+				bpf_ring_poll();
+				break;
+			case SRC_TIMER:
+				on_timer();
+				break;
+			case SRC_SIGNAL:
+				on_signal();
+				break;
+			case SRC_LINK:
+				bpf_link_event();
+				break;
+			}
+			settle();
+		}
+		net_free_dead();
+	}
+}
+
+static void cleanup(void)
+{
+	bpf_shutdown();
+	net_shutdown();
+	ctl_shutdown();
+	coh_free();
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		if (A.shares[i].fd >= 0)
+			close(A.shares[i].fd);
+		A.shares[i].fd = -1;
+	}
+	if (A.sig_src.fd >= 0)
+		close(A.sig_src.fd);
+	if (A.timer_src.fd >= 0)
+		close(A.timer_src.fd);
+	if (A.epfd >= 0)
+		close(A.epfd);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 'o' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "bpf-dir", required_argument, NULL, 'B' },
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "clean", no_argument, NULL, 'C' },
+		{ "check", no_argument, NULL, 'K' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *overrides[MAX_OVERRIDES + 1];
+	static char policy_override[64 + 8];
+	const char *config = DEFAULT_CONFIG, *bpf_dir = NULL, *pin_dir = CCMAP_PIN_ROOT_DFL;
+	const char *policy_path = NULL;
+	unsigned n_over = 0;
+	bool check = false;
+	struct ccmap_cfg_err ce;
+	struct ccmap_err ke;
+	int opt;
+
+	memset(&A, 0, sizeof(A));
+	A.epfd = A.sig_src.fd = A.timer_src.fd = A.listen_src.fd = A.ctl_src.fd = -1;
+	for (unsigned i = 0; i < CCMAP_MAX_SHARES; i++)
+		A.shares[i].fd = -1;
+
+	while ((opt = getopt_long(argc, argv, "c:o:p:B:P:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'o':
+			if (n_over == MAX_OVERRIDES) {
+				fprintf(stderr, "ccmapd: at most %d -o options\n", MAX_OVERRIDES);
+				return 2;
+			}
+			overrides[n_over++] = optarg;
+			break;
+		case 'p':
+			if (strchr(optarg, '/')) {
+				policy_path = optarg;
+				break;
+			}
+			if (n_over == MAX_OVERRIDES ||
+			    snprintf(policy_override, sizeof(policy_override), "policy=%s",
+				     optarg) >= (int)sizeof(policy_override)) {
+				fprintf(stderr, "ccmapd: bad --policy\n");
+				return 2;
+			}
+			overrides[n_over++] = policy_override;
+			break;
+		case 'B':
+			bpf_dir = optarg;
+			break;
+		case 'P':
+			pin_dir = optarg;
+			break;
+		case 'C':
+			A.clean = true;
+			break;
+		case 'K':
+			check = true;
+			break;
+		case 'v':
+			log_level = log_level < LOG_TRACE ? log_level + 1 : LOG_TRACE;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'ccmapd --help'.\n");
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ccmapd: unexpected argument '%s'\nTry 'ccmapd --help'.\n",
+			argv[optind]);
+		return 2;
+	}
+	overrides[n_over] = NULL;
+	if (ccmap_config_load(&A.cfg, config, overrides, n_over, &ce)) {
+		fprintf(stderr, "ccmapd: %s\n", ce.msg);
+		return 2;
+	}
+	if (ccmap_key_load(A.cfg.key_path, &A.key, &ke)) {
+		fprintf(stderr, "ccmapd: cluster key %s: %s\n", A.cfg.key_path, ke.msg);
+		return 2;
+	}
+	if (check) {
+		static char text[65536];
+
+		if (ccmap_config_format(&A.cfg, text, sizeof(text)) < 0) {
+			fprintf(stderr, "ccmapd: configuration too large to print\n");
+			return 2;
+		}
+		fputs(text, stdout);
+		fprintf(stderr, "ccmapd: %s: configuration and key are valid\n", config);
+		return 0;
+	}
+	if (snprintf(A.pin_dir, sizeof(A.pin_dir), "%s", pin_dir) >= (int)sizeof(A.pin_dir)) {
+		fprintf(stderr, "ccmapd: --pin-dir too long\n");
+		return 2;
+	}
+
+	A.self = A.cfg.node;
+	log_node = A.self;
+	A.members = ccmap_config_members(&A.cfg);
+	A.started_ms = now_ms();
+	for (unsigned i = 0; i < A.cfg.n_peers; i++) {
+		struct peer *p = &A.peers[A.cfg.peers[i].id];
+
+		p->configured = true;
+		p->id = A.cfg.peers[i].id;
+		p->addr = A.cfg.peers[i].addr;
+		A.n_peers++;
+	}
+	A.timeout_ms = A.cfg.timeout_ms;
+	if (A.timeout_ms > CCMAP_TIMEOUT_MAX_MS) {
+		log_warn("timeout_ms %u is above the kernel's limit: using %u ms", A.timeout_ms,
+			 (unsigned)CCMAP_TIMEOUT_MAX_MS);
+		A.timeout_ms = CCMAP_TIMEOUT_MAX_MS;
+	}
+	while (!A.incarnation) {
+		if (getrandom(&A.incarnation, sizeof(A.incarnation), 0) != sizeof(A.incarnation)) {
+			log_err("getrandom: %s", strerror(errno));
+			return 1;
+		}
+	}
+	log_info("starting: %u peer(s), %u share(s), policy %s, incarnation %016llx",
+		 A.n_peers, A.cfg.n_shares, policy_path ? policy_path : A.cfg.policy,
+		 (unsigned long long)A.incarnation);
+
+	if (find_object(policy_path ? policy_path : A.cfg.policy, bpf_dir) ||
+	    open_replicas() || setup_fds() || bpf_setup() || coh_init() ||
+	    bpf_add_shares() || bpf_attach() || net_listen() || ctl_listen()) {
+		log_err("startup failed");
+		cleanup();
+		return 1;
+	}
+	log_info("ready: node %u of %u, serving %u share(s)", A.self, A.n_peers + 1, A.n_shares);
+	loop();
+	cleanup();
+	log_info("stopped cleanly");
+	return 0;
+}
