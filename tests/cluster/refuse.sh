@@ -28,28 +28,16 @@ if [ "$nodes" != 3 ]; then
 	exit 2
 fi
 n=0 failed=0
-tap() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then echo "ok $n - node $node: $2"
-	else echo "not ok $n - node $node: $2"; failed=$((failed + 1)); fi
-}
+. "$top/tools/vm/ccmap-cluster.sh"
 ctl() { "$bin/ccmapctl" -s "$sock" "$@"; }
 
 mkdir -p "$work"
 key=6363 size=65536
 [ "$node" = 3 ] && key=ffff		# another cluster key
 [ "$node" = 2 ] && size=131072		# another share size
-(umask 077; printf '%s%060d\n' "$key" 7 > "$work/cluster.key")
-{
-	echo "node $node"
-	echo "listen 10.77.0.$node:7070"
-	for ((i = 1; i <= nodes; i++)); do
-		[ "$i" = "$node" ] || echo "peer $i 10.77.0.$i:7070"
-	done
-	echo "key $work/cluster.key"
-	echo "control $sock"
-	echo "share data $work/data size $size"
-} > "$work/ccmapd.conf"
+cluster_key "$work/cluster.key" "$key"
+cluster_config "$work/ccmapd.conf" "$work/cluster.key" "$sock" \
+	"share data $work/data size $size"
 
 "$bin/ccmapd" -c "$work/ccmapd.conf" -B "$bpfdir" > "$out/ccmapd.log" 2>&1 &
 agent=$!
@@ -77,9 +65,8 @@ case $node in
 	tap $? "ccmapctl status shows the failed authentication with peer 1" ;;
 esac
 
-kill -TERM $agent
-wait $agent
-rc=$?
-tap $rc "ccmapd exits 0 on SIGTERM (status $rc)"
+cluster_stop $agent
+rc=$stop_status
+tap $([ "$rc" = 0 ] && echo 0 || echo 1) "ccmapd exits 0 on SIGTERM (status $rc)"
 echo "1..$n"
 [ $failed = 0 ]

@@ -40,6 +40,72 @@ struct st_fault_rec {
 	__u32 reserved;
 };
 
+/* What a policy records of ops.zap / ops.mkclean (struct ccmap_page_ctx). */
+struct st_page_rec {
+	__u64 pgoff;
+	__u32 nr;
+	__u32 flags;
+};
+
+/* tracepoints test: what its programs keep of each ccmap:* event. */
+#define TP_LOG		16
+
+struct tp_fault_rec {		/* ccmap_fault */
+	__u64 dev;
+	__u64 ino;
+	__u64 pgoff;
+	__u32 access;
+	__u32 flags;
+	__s64 verdict;
+};
+
+struct tp_wait_rec {		/* ccmap_wait_begin, ccmap_wait_end */
+	__u64 dev;
+	__u64 ino;
+	__u64 pgoff;
+	__u64 key;
+	__u64 waited_ns;	/* end */
+	__u32 access;
+	__u32 timeout_ms;	/* begin */
+	__u32 outcome;		/* end */
+	__u32 reserved;
+};
+
+struct tp_range_rec {		/* ccmap_zap, ccmap_mkclean */
+	__u64 dev;
+	__u64 ino;
+	__u64 pgoff;
+	__u64 nr;
+	__s64 count;
+	__u32 who;
+	__u32 reserved;
+};
+
+struct tp_state_rec {		/* ccmap_state */
+	__u64 dev;
+	__u64 ino;
+	__u64 pgoff;
+	__u64 nr;
+	__u32 from;
+	__u32 to;
+};
+
+struct tp_manage_rec {		/* ccmap_manage */
+	__u64 dev;
+	__u64 ino;
+	__u64 flags;
+	__s32 ret;
+	__u32 reserved;
+};
+
+struct tp_policy_rec {		/* ccmap_attach, ccmap_exit */
+	char name[64];
+	char reason[128];	/* exit */
+	__u64 flags;		/* attach */
+	__s32 kind;		/* exit */
+	__u32 timeout_ms;	/* attach */
+};
+
 /* race test: the policy's per-page state and its log of grants. */
 #define RACE_PAGES	4
 #define RACE_LOG	8192

@@ -399,6 +399,66 @@ int st_wait_nr_waiting(unsigned long long n, int timeout_ms)
 	}
 }
 
+/* ---- the kernel log ---- */
+
+int st_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		CCMAP_ERR("open /dev/kmsg: %s", strerror(errno));
+		return -errno;
+	}
+	if (lseek(fd, 0, SEEK_END) < 0) {
+		int err = -errno;
+
+		CCMAP_ERR("lseek /dev/kmsg: %s", strerror(errno));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int st_kmsg_scan(int fd, const char *want, bool *found)
+{
+	static const char * const bad[] = {
+		"BUG:", "WARNING:", "Call Trace:", "Oops", "general protection",
+		"possible circular locking", "possible recursive locking",
+		"inconsistent lock state", "lock held when returning",
+		"blocked for more than", "soft lockup",
+	};
+	char rec[2048];
+	int problems = 0;
+	size_t i;
+	ssize_t n;
+
+	if (found)
+		*found = false;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)	/* overwritten records: go on */
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return problems;
+		if (n < 0) {
+			CCMAP_ERR("read /dev/kmsg: %s", strerror(errno));
+			return -errno;
+		}
+		if (n == 0)
+			return problems;
+		rec[n] = '\0';
+		if (want && found && strstr(rec, want))
+			*found = true;
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			if (strstr(rec, bad[i])) {
+				CCMAP_ERR("kernel log: %s", rec);
+				problems++;
+				break;
+			}
+		}
+	}
+}
+
 /* ---- ext4 ---- */
 
 #define ST_EXT4_IMG	"/tmp/ccmap-selftest-ext4.img"

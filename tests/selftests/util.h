@@ -129,6 +129,22 @@ bool st_no_policy(void);
 /* Waits until /sys/kernel/ccmap/nr_waiting reaches @n: 0 or -ETIMEDOUT. */
 int st_wait_nr_waiting(unsigned long long n, int timeout_ms);
 
+/* ---- the kernel log ---- */
+
+/*
+ * Opens /dev/kmsg positioned after the last record: st_kmsg_scan() then
+ * sees only what the kernel logs from now on.  Returns the descriptor or
+ * -errno.
+ */
+int st_kmsg_open(void);
+/*
+ * Reads the records logged since st_kmsg_open() (or the previous scan).
+ * Returns how many show a kernel problem (BUG:, WARNING:, Call Trace:,
+ * Oops, a lockdep report), printing each, and sets *@found when a record
+ * contains @want (may be NULL); -errno on a read error.
+ */
+int st_kmsg_scan(int fd, const char *want, bool *found);
+
 /* ---- ext4 scratch filesystem ---- */
 
 /*
