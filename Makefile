@@ -39,7 +39,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 $(WARN) \
 # Keep BPF objects and skeletons: they are inputs of several rules.
 .SECONDARY:
 
-.PHONY: all deps kernel bpf-toolchain test demo clean distclean help \
+.PHONY: all deps kernel bpf-toolchain test demo bench clean distclean help \
 	progs check-kernel-patch
 
 all: kernel bpf-toolchain progs
@@ -152,9 +152,19 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(TOP)/tools/demo.sh --build $(BUILD)
 
+# Benchmarks report ratios measured in one run (see tools/bench/).
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all test-progs
+	$(Q)$(TOP)/tools/bench/latency.sh
+
 clean:
 	rm -rf $(BUILD)/bpf $(BUILD)/skel $(BUILD)/obj $(BUILD)/bin $(BUILD)/vm \
 		$(BUILD)/tests $(LIBCCMAP)
 
-distclean:
+dist# Benchmarks report ratios measured in one run (see tools/bench/).
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all test-progs
+	$(Q)$(TOP)/tools/bench/latency.sh
+
+clean:
 	rm -rf $(BUILD)
