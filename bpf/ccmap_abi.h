@@ -54,7 +54,7 @@ enum ccmap_exit_kind {
 
 /* struct ccmap_page_ctx.flags (ops.zap, ops.mkclean) */
 enum ccmap_page_flags {
-	CCMAP_PAGE_DIRTY	= 1 << 0,	/* data of the dropped folio is lost */
+	/* bit 0 unused */
 	CCMAP_PAGE_EXITING	= 1 << 1,	/* the inode is being evicted */
 	CCMAP_PAGE_BEYOND_EOF	= 1 << 2,	/* beyond i_size (truncate) */
 };

@@ -12,8 +12,11 @@
  * the disk), of a dirty page (-EBUSY, no call), ftruncate() over a dirty
  * and a clean page, eviction.
  *
- * CCMAP_PAGE_DIRTY is expected where the folio was dirty when it was
- * dropped.  bpf_ccmap_zap() unmaps but removes nothing: no call.
+ * Dirty and clean folios get the same flags: truncation and hole punching
+ * discard the data by definition (the dirty bit is already cancelled when
+ * ops.zap() runs), invalidation and reclaim only drop clean folios.  No call
+ * may set a bit outside ALL_FLAGS (bit 0 is unused).  bpf_ccmap_zap() unmaps
+ * but removes nothing: no call.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -27,23 +30,13 @@
 #define TMPFS_PAGES	8	/* filled, then grown to TMPFS_SIZE with holes */
 #define TMPFS_SIZE	10
 #define EXT4_PAGES	4
-#define ALL_FLAGS	(CCMAP_PAGE_DIRTY | CCMAP_PAGE_EXITING | \
-			 CCMAP_PAGE_BEYOND_EOF)
+#define ALL_FLAGS	(CCMAP_PAGE_EXITING | CCMAP_PAGE_BEYOND_EOF)
 
 struct notify_zap_ctx {
 	struct notify_zap *skel;
 	struct st_share share;
 	struct bpf_link *link;
 	bool ext4;
-	/*
-	 * Dropped dirty folios reported without CCMAP_PAGE_DIRTY.  A kernel
-	 * bug: truncate_cleanup_folio() cancels the dirty bit before
-	 * filemap_remove_folio() reaches ccmap_folio_removed(), so truncate
-	 * and hole punching never report it.  Counted, not failed: the test
-	 * is skipped with the reason when everything else passed.
-	 */
-	unsigned int dirty_missing;
-	char dirty_first[96];
 };
 
 struct zap_want {
@@ -53,7 +46,6 @@ struct zap_want {
 
 /* Short names for the tables of expected calls. */
 enum {
-	DIRTY	= CCMAP_PAGE_DIRTY,
 	BEYOND	= CCMAP_PAGE_BEYOND_EOF,
 	EXITING	= CCMAP_PAGE_EXITING,
 };
@@ -88,15 +80,15 @@ static enum ccmap_test_status notify_zap_setup(void **arg)
 static void show_flags(char *buf, size_t len, __u32 flags)
 {
 	snprintf(buf, len, "%s%s%s%s", flags ? "" : "0",
-		 flags & CCMAP_PAGE_DIRTY ? "D" : "",
 		 flags & CCMAP_PAGE_EXITING ? "X" : "",
-		 flags & CCMAP_PAGE_BEYOND_EOF ? "B" : "");
+		 flags & CCMAP_PAGE_BEYOND_EOF ? "B" : "",
+		 flags & ~ALL_FLAGS ? "?" : "");
 }
 
 /*
  * The ops.zap() calls since log entry @from must be exactly one per page of
- * @want, each for one page, with the flags of @want in the bits of @mask.
- * Moves @from past them.
+ * @want, each for one page, with the flags of @want in the bits of @mask
+ * and no bit outside ALL_FLAGS.  Moves @from past them.
  */
 static enum ccmap_test_status expect_zaps(struct notify_zap_ctx *c,
 					  const char *what, __u32 *from,
@@ -121,6 +113,13 @@ static enum ccmap_test_status expect_zaps(struct notify_zap_ctx *c,
 	printf("# %s: ops.zap (page/nr/flags):%s\n", what, n ? line : " none");
 	CCMAP_ASSERT(n == nr_want, "%s: %u ops.zap calls, want %u", what, n,
 		     nr_want);
+	for (i = 0; i < n; i++) {
+		const struct st_page_rec *r = &bss->zap_log[(*from + i) % LOG_LEN];
+
+		CCMAP_ASSERT(!(r->flags & ~ALL_FLAGS),
+			     "%s: page %llu: unknown flags %#x", what,
+			     (unsigned long long)r->pgoff, r->flags);
+	}
 	for (j = 0; j < nr_want; j++) {
 		const struct st_page_rec *r = NULL;
 
@@ -134,21 +133,10 @@ static enum ccmap_test_status expect_zaps(struct notify_zap_ctx *c,
 		CCMAP_ASSERT(r->nr == 1, "%s: page %llu: nr %u", what,
 			     (unsigned long long)r->pgoff, r->nr);
 		show_flags(f, sizeof(f), want[j].flags & mask);
-		CCMAP_ASSERT((r->flags & mask & ~CCMAP_PAGE_DIRTY) ==
-			     (want[j].flags & mask & ~CCMAP_PAGE_DIRTY) &&
-			     (!(r->flags & mask & CCMAP_PAGE_DIRTY) ||
-			      (want[j].flags & CCMAP_PAGE_DIRTY)),
+		CCMAP_ASSERT((r->flags & mask) == (want[j].flags & mask),
 			     "%s: page %llu: flags %#x, want %s (%#x) in %#x",
 			     what, (unsigned long long)r->pgoff, r->flags, f,
 			     want[j].flags & mask, mask);
-		/* The known bug: see dirty_missing. */
-		if ((mask & want[j].flags & CCMAP_PAGE_DIRTY) &&
-		    !(r->flags & CCMAP_PAGE_DIRTY)) {
-			if (!c->dirty_missing++)
-				snprintf(c->dirty_first, sizeof(c->dirty_first),
-					 "%s: page %llu", what,
-					 (unsigned long long)r->pgoff);
-		}
 	}
 	*from = bss->nr_zap;
 	return CCMAP_TEST_PASS;
@@ -218,18 +206,18 @@ static enum ccmap_test_status notify_zap_tmpfs(struct notify_zap_ctx *c)
 	CCMAP_ASSERT(n == -EOPNOTSUPP, "tmpfs bpf_ccmap_invalidate: %lld", n);
 	EXPECT_ZAPS("tmpfs bpf_ccmap_invalidate", ALL_FLAGS);
 
-	/* Punch p7 (written by pwrite: dirty) and p8 (clean). */
+	/* Punch p7 (written by pwrite: dirty) and p8 (clean): same flags. */
 	CCMAP_ASSERT(!fallocate(c->share.fd,
 				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				7 * ST_PAGE, 2 * ST_PAGE),
 		     "punch: %s", strerror(errno));
-	EXPECT_ZAPS("tmpfs punch p7-p8", ALL_FLAGS, { 7, DIRTY }, { 8, 0 });
+	EXPECT_ZAPS("tmpfs punch p7-p8", ALL_FLAGS, { 7, 0 }, { 8, 0 });
 
 	/* Shrink to 5 pages: p5 and p6 are dropped, p9 never existed. */
 	CCMAP_ASSERT(!ftruncate(c->share.fd, 5 * ST_PAGE), "truncate: %s",
 		     strerror(errno));
-	EXPECT_ZAPS("tmpfs truncate to 5 pages", ALL_FLAGS, { 5, DIRTY | BEYOND },
-		    { 6, DIRTY | BEYOND });
+	EXPECT_ZAPS("tmpfs truncate to 5 pages", ALL_FLAGS, { 5, BEYOND },
+		    { 6, BEYOND });
 	CCMAP_ASSERT(!st_read8(c->share.map + 4 * ST_PAGE, &v) && v == st_fill(4),
 		     "read p4 after the truncate");
 
@@ -284,10 +272,10 @@ static enum ccmap_test_status notify_zap_ext4(struct notify_zap_ctx *c)
 	CCMAP_ASSERT(n == -EBUSY, "invalidate of the dirty p2: %lld", n);
 	EXPECT_ZAPS("ext4 invalidate dirty p2", ALL_FLAGS);
 
-	/* Shrink to 2 pages: p2 (dirty) and p3 (clean) are dropped. */
+	/* Shrink to 2 pages: p2 (dirty) and p3 (clean) are dropped alike. */
 	CCMAP_ASSERT(!ftruncate(c->share.fd, 2 * ST_PAGE), "truncate: %s",
 		     strerror(errno));
-	EXPECT_ZAPS("ext4 truncate to 2 pages", ALL_FLAGS, { 2, DIRTY | BEYOND },
+	EXPECT_ZAPS("ext4 truncate to 2 pages", ALL_FLAGS, { 2, BEYOND },
 		    { 3, BEYOND });
 
 	st_share_close(&c->share);
@@ -307,15 +295,7 @@ static enum ccmap_test_status notify_zap_run(void *arg)
 	st = notify_zap_tmpfs(c);
 	if (st != CCMAP_TEST_PASS)
 		return st;
-	st = notify_zap_ext4(c);
-	if (st != CCMAP_TEST_PASS)
-		return st;
-	if (c->dirty_missing) {
-		printf("# SKIP kernel bug: %u dropped dirty folios reported without CCMAP_PAGE_DIRTY (first: %s): truncate_cleanup_folio() clears the dirty bit before ccmap_folio_removed() looks at it\n",
-		       c->dirty_missing, c->dirty_first);
-		return CCMAP_TEST_SKIP;
-	}
-	return CCMAP_TEST_PASS;
+	return notify_zap_ext4(c);
 }
 
 static struct ccmap_test notify_zap_test = {
