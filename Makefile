@@ -155,16 +155,11 @@ demo: deps
 # Benchmarks report ratios measured in one run (see tools/bench/).
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all test-progs
-	$(Q)$(TOP)/tools/bench/latency.sh
+	$(Q)CCMAP_BUILD=$(BUILD) $(TOP)/tools/bench/latency.sh
 
 clean:
 	rm -rf $(BUILD)/bpf $(BUILD)/skel $(BUILD)/obj $(BUILD)/bin $(BUILD)/vm \
 		$(BUILD)/tests $(LIBCCMAP)
 
-dist# Benchmarks report ratios measured in one run (see tools/bench/).
-bench: deps
-	$(Q)$(MAKE) --no-print-directory all test-progs
-	$(Q)$(TOP)/tools/bench/latency.sh
-
-clean:
+distclean:
 	rm -rf $(BUILD)
