@@ -32,6 +32,7 @@ static void usage(FILE *f)
 "    ccmapctl [-s SOCKET | -c CONFIG] [-t SECONDS] stats\n"
 "    ccmapctl [-s SOCKET | -c CONFIG] [-t SECONDS] stat NAME\n"
 "    ccmapctl [-s SOCKET | -c CONFIG] [-t SECONDS] wait\n"
+"    ccmapctl [-s SOCKET | -c CONFIG] [-t SECONDS] policy NAME\n"
 "    ccmapctl [-s SOCKET | -c CONFIG] raw REQUEST...\n"
 "    ccmapctl -h | --help\n"
 "\n"
@@ -65,6 +66,14 @@ static void usage(FILE *f)
 "    stat NAME   the value of one counter of \"stats\" (exit 1 if unknown).\n"
 "    wait        wait until the agent answers and every configured peer is\n"
 "                authenticated (up to -t SECONDS, default 60).\n"
+"    policy NAME replace the attached policy, at run time, by NAME.bpf.o from\n"
+"                the agent's policy directory (-B): it is loaded with the same\n"
+"                pin directory, so it takes over the pinned maps (page states,\n"
+"                shares, ring buffer), gets the same fault deadline and is\n"
+"                swapped into the kernel atomically (no moment without a\n"
+"                policy).  On ERR (unknown policy, load failure with the end\n"
+"                of the verifier log, swap failure) the old policy stays\n"
+"                attached.  Swapping to the policy already running reloads it.\n"
 "    raw REQUEST...\n"
 "                send REQUEST as it is and print the answer, e.g. \"raw ping\",\n"
 "                or \"raw test-error-exit\": a test hook that makes the policy\n"
@@ -80,7 +89,8 @@ static void usage(FILE *f)
 "PROTOCOL\n"
 "    The control socket is a Unix stream socket (mode 0600).  A request is\n"
 "    one line of at most 511 bytes of printable text: \"status\", \"pages\n"
-"    SHARE [FROM [N]]\", \"stats\", \"ping\", \"help\" or \"test-error-exit\".\n"
+"    SHARE [FROM [N]]\", \"stats\", \"ping\", \"policy NAME\", \"help\" or\n"
+"    \"test-error-exit\".\n"
 "    The answer is zero or more lines of text followed by a line that is\n"
 "    exactly \"OK\", or a line \"ERR <reason>\" for a bad request.  Requests\n"
 "    may follow each other on one connection; a line that is too long or not\n"
@@ -94,6 +104,7 @@ static void usage(FILE *f)
 "    ccmapctl pages data 0 8\n"
 "    ccmapctl stat coherency_messages_sent\n"
 "    ccmapctl -t 120 wait && run-my-workload\n"
+"    ccmapctl policy msi\n"
 "    ccmapctl -s /run/ccmap/node2.sock stats | grep ^bad_frames\n"
 "\n"
 "EXIT STATUS\n"
@@ -380,6 +391,11 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[0], "pages")) {
 		if (argc < 2 || argc > 4) {
 			fprintf(stderr, "ccmapctl: usage: pages SHARE [FROM [N]]\n");
+			return 2;
+		}
+	} else if (!strcmp(argv[0], "policy")) {
+		if (argc != 2) {
+			fprintf(stderr, "ccmapctl: usage: policy NAME\n");
 			return 2;
 		}
 	} else if (!strcmp(argv[0], "raw")) {

@@ -203,6 +203,9 @@ int bpf_ring_poll(void);		/* consume the ring buffer */
 void bpf_drain_lost(void);		/* requests the ring had no room for */
 void bpf_link_event(void);		/* the policy link reported EPOLLHUP */
 void bpf_reattach_tick(uint64_t now);	/* attach again after an error exit */
+/* Replace the attached policy by <bpf-dir>/<name>.bpf.o (atomic link update,
+ * pinned maps kept).  0 and a summary in @why, or -1 and the reason. */
+int bpf_swap_policy(const char *name, char *why, size_t len);
 
 int prog_grant(struct share *sh, uint64_t page, unsigned state, uint64_t version);
 int prog_revoke(struct share *sh, uint64_t page, uint64_t span);

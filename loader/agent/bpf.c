@@ -117,19 +117,20 @@ make:
 }
 
 /* Pointer to member @name of the struct_ops map's user-side data. */
-static void *ops_member(const char *name, size_t *size)
+static void *ops_member_of(struct bpf_object *obj, struct bpf_map *ops, const char *name,
+			   size_t *size)
 {
-	struct btf *btf = bpf_object__btf(A.obj);
+	struct btf *btf = bpf_object__btf(obj);
 	const struct btf_type *t;
 	const struct btf_member *m;
 	size_t datasz;
 	__u32 tid;
 	char *data;
 
-	if (!btf || !ops_map)
+	if (!btf || !ops)
 		return NULL;
-	data = bpf_map__initial_value(ops_map, &datasz);
-	tid = bpf_map__btf_value_type_id(ops_map);
+	data = bpf_map__initial_value(ops, &datasz);
+	tid = bpf_map__btf_value_type_id(ops);
 	t = btf__type_by_id(btf, tid);
 	while (t && (btf_is_typedef(t) || btf_is_mod(t)))
 		t = btf__type_by_id(btf, t->type);
@@ -150,6 +151,11 @@ static void *ops_member(const char *name, size_t *size)
 		return data + off;
 	}
 	return NULL;
+}
+
+static void *ops_member(const char *name, size_t *size)
+{
+	return ops_member_of(A.obj, ops_map, name, size);
 }
 
 static int find_prog(const char *name)
@@ -723,4 +729,270 @@ void bpf_shutdown(void)
 close:
 	bpf_object__close(A.obj);
 	A.obj = NULL;
+}
+
+/* ---- run-time policy swap -------------------------------------------------------- */
+
+#define SWAP_LOG_SIZE	(1u << 20)
+#define SWAP_LOG_LINES	3
+
+/* The last @nlines non-empty lines of a verifier log, joined by " | ". */
+static void log_tail(const char *log, unsigned nlines, char *out, size_t len)
+{
+	const char *end = log + strlen(log), *start = end;
+	unsigned seen = 0;
+	size_t n = 0;
+
+	out[0] = 0;
+	while (start > log && seen < nlines) {
+		const char *e = start;
+
+		while (e > log && e[-1] == '\n')
+			e--;
+		start = e;
+		while (start > log && start[-1] != '\n')
+			start--;
+		if (e > start)
+			seen++;
+		if (start == log)
+			break;
+	}
+	for (const char *p = start; p < end && n + 4 < len; ) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		int w;
+
+		if (l) {
+			w = snprintf(out + n, len - n, "%s%.*s", n ? " | " : "", (int)l, p);
+			if (w < 0)
+				break;
+			n += (size_t)w < len - n ? (size_t)w : len - n - 1;
+		}
+		p += l + 1;
+	}
+}
+
+static int map_id(int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_map_get_info_by_fd(fd, &info, &len))
+		return -1;
+	return (int)info.id;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int swap_fail(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	log_warn("policy swap refused: %s; policy \"%s\" stays attached", why, A.policy_name);
+	return -1;
+}
+
+static bool policy_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 48 || name[0] == '.' || name[0] == '-')
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
+/*
+ * Replace the attached policy by <dir of the current object>/<name>.bpf.o:
+ * load it with the same pin root (it reuses the pinned maps, so the page
+ * states, the shares and the ring buffer carry over), swap it into the
+ * struct_ops link atomically (faults never see no policy), switch the
+ * syscall programs over and close the old object (nothing is unpinned).
+ * On any failure the old policy stays attached; @why says what went wrong.
+ */
+int bpf_swap_policy(const char *name, char *why, size_t len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = A.pin_dir);
+	struct bpf_object *obj = NULL, *old;
+	struct bpf_map *m, *ops = NULL, *reqs = NULL;
+	char path[PATH_MAX], dir[PATH_MAX], pname[64] = "", old_name[64];
+	char *logbuf = NULL, *slash, *nm;
+	int progs[7], maps[5], err, rc = -1;
+	static const char *const prog_names[7] = {
+		CCMAP_PROG_SHARE_ADD, CCMAP_PROG_SHARE_DEL, CCMAP_PROG_GRANT,
+		CCMAP_PROG_REVOKE, CCMAP_PROG_DOWNGRADE, CCMAP_PROG_FAIL,
+		CCMAP_PROG_RAISE_ERROR,
+	};
+	static const char *const map_names[5] = {
+		CCMAP_MAP_PAGES, CCMAP_MAP_LOST, CCMAP_MAP_BSTATS, CCMAP_MAP_SINFO,
+		CCMAP_MAP_SHARES,
+	};
+	const int old_maps[5] = { A.map_pages, A.map_lost, A.map_bstats, A.map_sinfo,
+				  A.map_shares };
+	uint32_t *tmo;
+	size_t sz;
+
+	if (!policy_name_ok(name))
+		return swap_fail(why, len, "bad policy name '%.64s' (letters, digits, '_', "
+				 "'-', '.')", name);
+	if (!A.obj || !A.link || A.policy_detached)
+		return swap_fail(why, len, "no policy is attached to replace");
+	snprintf(dir, sizeof(dir), "%s", A.obj_path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (snprintf(path, sizeof(path), "%s/%s.bpf.o", dir, name) >= (int)sizeof(path))
+		return swap_fail(why, len, "policy object path too long");
+	if (access(path, R_OK))
+		return swap_fail(why, len, "unknown policy %s: %s: %s", name, path,
+				 strerror(errno));
+	logbuf = malloc(SWAP_LOG_SIZE);
+	if (!logbuf)
+		return swap_fail(why, len, "out of memory");
+	logbuf[0] = 0;
+	oo.kernel_log_buf = logbuf;
+	oo.kernel_log_size = SWAP_LOG_SIZE;
+	oo.kernel_log_level = 0;	/* libbpf asks for the log when a load fails */
+	obj = bpf_object__open_file(path, &oo);
+	if (!obj) {
+		swap_fail(why, len, "cannot open policy object %s: %s", path, strerror(errno));
+		goto out;
+	}
+	bpf_object__for_each_map(m, obj) {
+		if (bpf_map__type(m) != BPF_MAP_TYPE_STRUCT_OPS)
+			continue;
+		if (ops) {
+			swap_fail(why, len, "policy object %s defines more than one struct_ops "
+				  "map", path);
+			goto out;
+		}
+		ops = m;
+	}
+	if (!ops) {
+		swap_fail(why, len, "policy object %s has no struct_ops map: not a ccmap "
+			  "policy", path);
+		goto out;
+	}
+	tmo = ops_member_of(obj, ops, "timeout_ms", &sz);
+	if (!tmo || sz != sizeof(*tmo)) {
+		swap_fail(why, len, "policy object %s: struct_ops %s has no u32 timeout_ms "
+			  "member", path, bpf_map__name(ops));
+		goto out;
+	}
+	*tmo = A.timeout_ms;
+	nm = ops_member_of(obj, ops, "name", &sz);
+	if (nm && sz > 0)
+		snprintf(pname, sizeof(pname), "%.*s", (int)sz, nm);
+	if (!pname[0])
+		snprintf(pname, sizeof(pname), "%s", bpf_map__name(ops));
+
+	err = bpf_object__load(obj);
+	if (err) {
+		char tail[320];
+
+		log_tail(logbuf, SWAP_LOG_LINES, tail, sizeof(tail));
+		swap_fail(why, len, "cannot load policy object %s: %s%s%s", path,
+			  strerror(-err), tail[0] ? "; verifier log ends: " : "", tail);
+		goto out;
+	}
+	for (int i = 0; i < 7; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(obj, prog_names[i]);
+
+		progs[i] = p ? bpf_program__fd(p) : -1;
+		if (progs[i] < 0 && i != 6) {
+			swap_fail(why, len, "policy object %s has no program %s", path,
+				  prog_names[i]);
+			goto out;
+		}
+	}
+	for (int i = 0; i < 5; i++) {
+		struct bpf_map *mm = bpf_object__find_map_by_name(obj, map_names[i]);
+
+		maps[i] = mm ? bpf_map__fd(mm) : -1;
+		if (maps[i] < 0) {
+			swap_fail(why, len, "policy object %s has no map %s", path, map_names[i]);
+			goto out;
+		}
+		/* the state must carry over: the same pinned map */
+		if (map_id(maps[i]) < 0 || map_id(maps[i]) != map_id(old_maps[i])) {
+			swap_fail(why, len, "policy object %s: map %s is not the pinned map of "
+				  "the attached policy (incompatible layout?)", path, map_names[i]);
+			goto out;
+		}
+	}
+	reqs = bpf_object__find_map_by_name(obj, CCMAP_MAP_REQS);
+	if (!reqs || bpf_map__fd(reqs) < 0) {
+		swap_fail(why, len, "policy object %s has no map %s", path, CCMAP_MAP_REQS);
+		goto out;
+	}
+
+	err = bpf_link__update_map(A.link, ops);
+	if (err) {
+		swap_fail(why, len, "replacing the attached policy failed: %s",
+			  strerror(-err));
+		goto out;
+	}
+
+	/*
+	 * Attached.  The ring buffer: the same pinned map keeps the existing
+	 * ring_buffer (its mappings hold the map); another one gets a new
+	 * consumer, after what the old one still holds has been consumed.
+	 */
+	if (map_id(bpf_map__fd(reqs)) != map_id(bpf_map__fd(reqs_map))) {
+		struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(reqs), ring_cb, NULL, NULL);
+		struct src nsrc = { .kind = SRC_RING };
+
+		if (!rb) {
+			log_err("policy swap: cannot set up the new request ring buffer: %s; "
+				"faults are served through the lost map only", strerror(errno));
+		} else {
+			nsrc.fd = ring_buffer__epoll_fd(rb);
+			bpf_ring_poll();
+			ep_del(&A.ring_src);
+			ring_buffer__free(A.rb);
+			A.rb = rb;
+			A.ring_src = nsrc;
+			if (ep_add(&A.ring_src, EPOLLIN))
+				log_err("policy swap: cannot watch the new ring buffer");
+		}
+	}
+	A.prog_share_add = progs[0];
+	A.prog_share_del = progs[1];
+	A.prog_grant = progs[2];
+	A.prog_revoke = progs[3];
+	A.prog_downgrade = progs[4];
+	A.prog_fail = progs[5];
+	A.prog_raise_error = progs[6];
+	A.map_pages = maps[0];
+	A.map_lost = maps[1];
+	A.map_bstats = maps[2];
+	A.map_sinfo = maps[3];
+	A.map_shares = maps[4];
+	reqs_map = reqs;
+	ops_map = ops;
+	old = A.obj;
+	A.obj = obj;
+	obj = NULL;
+	snprintf(old_name, sizeof(old_name), "%s", A.policy_name);
+	snprintf(A.policy_name, sizeof(A.policy_name), "%s", pname);
+	snprintf(A.obj_path, sizeof(A.obj_path), "%s", path);
+	/* closing does not unpin: the maps live on in the new object */
+	bpf_object__close(old);
+	log_info("policy \"%s\" replaced by policy \"%s\" from %s (atomic link update, "
+		 "page states kept, fault deadline %u ms)", old_name, A.policy_name, path,
+		 A.timeout_ms);
+	snprintf(why, len, "policy %s attached, replacing %s", A.policy_name, old_name);
+	rc = 0;
+out:
+	bpf_object__close(obj);
+	free(logbuf);
+	return rc;
 }

@@ -14,6 +14,8 @@
  *   stats                    counters
  *   ping                     "pong"
  *   help                     the list of requests
+ *   policy NAME              replace the attached policy by <bpf-dir>/NAME.bpf.o
+ *                            (atomic; page states kept; on ERR the old one stays)
  *   test-error-exit          test hook: the policy raises an error exit
  *
  * A bad request gets "ERR ..."; a line that is too long or not text gets
@@ -574,9 +576,19 @@ static void handle_line(struct ctl *c, char *line)
 			return;
 		}
 		out(c, "error exit raised; ccmapd attaches the policy again\n");
+	} else if (!strcmp(argv[0], "policy") && argc == 2) {
+		char why[640];
+
+		if (bpf_swap_policy(argv[1], why, sizeof(why))) {
+			A.st.ctl_errors++;
+			out(c, "ERR %s\n", why);
+			return;
+		}
+		out(c, "%s\n", why);
 	} else if (!strcmp(argv[0], "help") && argc == 1) {
 		out(c, "request status\nrequest pages SHARE [FROM [N]]\nrequest stats\n"
-		       "request ping\nrequest help\nrequest test-error-exit\n");
+		       "request ping\nrequest policy NAME\nrequest help\n"
+		       "request test-error-exit\n");
 	} else {
 		A.st.ctl_errors++;
 		out(c, "ERR unknown request '%.40s' or wrong arguments (try: help)\n", argv[0]);

@@ -19,6 +19,10 @@
 #   mix        random read/write mix with a stale-read checker
 #   private    MAP_PRIVATE copies survive remote writes; untouched pages follow
 #   readshare  warm Shared copies cost no coherency request until a write
+#   swap       cc_counter runs on every node (its own share) while node 1
+#              replaces its policy 3 times (ccmapctl policy $CCMAP_POLICY):
+#              every swap answers OK, the totals stay exact, the policy stays
+#              attached; an unknown policy gets ERR and changes nothing
 #   robust     garbage on the peer port and bad control requests are refused,
 #              counted and logged; the agent keeps serving; a policy error
 #              exit is logged and the policy attached again (always run last;
@@ -51,7 +55,7 @@ sock=$work/ccmapd.sock
 port=7070
 
 tests=("$@")
-[ ${#tests[@]} -eq 0 ] && tests=(counter msgpass mix private readshare robust)
+[ ${#tests[@]} -eq 0 ] && tests=(counter msgpass mix private readshare swap robust)
 robust=0
 
 n=0 failed=0
@@ -59,15 +63,16 @@ n=0 failed=0
 
 # share name, size (bytes), test program
 declare -A size=([counter]=65536 [msgpass]=32768 [mix]=135168 [private]=65536
-		 [readshare]=69632 [sync]=8192)
+		 [readshare]=69632 [swap]=65536 [sync]=8192)
 declare -A iters=([counter]=${CC_ITERS_COUNTER:-100} [msgpass]=${CC_ITERS_MSGPASS:-30}
-		  [mix]=${CC_ITERS_MIX:-400} [private]=1 [readshare]=${CC_ITERS_READSHARE:-50})
+		  [mix]=${CC_ITERS_MIX:-400} [private]=1 [readshare]=${CC_ITERS_READSHARE:-50}
+		  [swap]=${CC_ITERS_SWAP:-400})
 
 for t in "${tests[@]}"; do
 	if [ "$t" = robust ]; then
 		robust=1
 	elif [ -z "${iters[$t]:-}" ]; then
-		echo "Bail out! unknown test '$t' (counter msgpass mix private readshare robust)"
+		echo "Bail out! unknown test '$t' (counter msgpass mix private readshare swap robust)"
 		exit 2
 	fi
 done
@@ -81,7 +86,7 @@ done
 mkdir -p "$work"
 cluster_key "$work/cluster.key" 6363
 shares=()
-for s in counter msgpass mix private readshare sync; do
+for s in counter msgpass mix private readshare swap sync; do
 	shares+=("share $s $work/$s.data size ${size[$s]}")
 done
 cluster_config "$work/ccmapd.conf" "$work/cluster.key" "$sock" \
@@ -182,8 +187,45 @@ run_robust() {
 	tap $? "the policy is attached again (status: policy_attached yes, kernel_exit_kind error_bpf)"
 }
 
+# cc_counter on the swap share; node 1 replaces its policy meanwhile.
+run_swap() {
+	local pid rc i ans before after
+	echo "# --- swap ---"
+	"$tbin/cc_counter" -n "$node" -N "$nodes" -f "$work/swap.data" -s "${size[swap]}" \
+		-i "${iters[swap]}" -c "$sock" -C "$bin/ccmapctl" &
+	pid=$!
+	if [ "$node" = 1 ]; then
+		before=$(grep -c "replaced by policy" "$out/ccmapd.log")
+		sleep 2
+		for ((i = 1; i <= 3; i++)); do
+			ans=$(ctl -t 60 policy "$policy" 2>&1)
+			rc=$?
+			tap $rc "policy swap $i to $policy while cc_counter runs (${ans//$'\n'/ })"
+			sleep 1
+		done
+		ans=$(ctl policy no-such-policy 2>&1)
+		rc=$?
+		case "$ans" in *"unknown policy"*) ;; *) rc=0 ;; esac
+		tap $(( rc == 1 ? 0 : 1 )) "swapping to an unknown policy gets ERR (${ans//$'\n'/ })"
+	fi
+	wait $pid
+	tap $? "test swap (cc_counter totals exact across the policy swaps)"
+	if [ "$node" = 1 ]; then
+		after=$(grep -c "replaced by policy" "$out/ccmapd.log")
+		tap $(( after == before + 3 ? 0 : 1 )) "one log line per swap ($before -> $after)"
+		ctl status > "$work/status.txt"
+		grep -q "^policy_attached yes" "$work/status.txt" &&
+			grep -q "^kernel_state enabled" "$work/status.txt"
+		tap $? "the policy is still attached after the swaps (status: policy_attached yes)"
+	fi
+}
+
 for t in "${tests[@]}"; do
 	[ "$t" = robust ] && continue
+	if [ "$t" = swap ]; then
+		run_swap
+		continue
+	fi
 	echo "# --- $t ---"
 	"$tbin/cc_$t" -n "$node" -N "$nodes" -f "$work/$t.data" -s "${size[$t]}" \
 		-i "${iters[$t]}" -c "$sock" -C "$bin/ccmapctl"
