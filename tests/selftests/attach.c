@@ -28,27 +28,7 @@ static void attach_cleanup(void *arg)
 	free(c);
 }
 
-static enum ccmap_test_status attach_setup(void **arg)
-{
-	struct attach_ctx *c = calloc(1, sizeof(*c));
-
-	CCMAP_ASSERT(c, "calloc");
-	*arg = c;
-	c->skel = attach__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", 1, c->skel->progs.st_manage_prog,
-			  true))
-		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
-	return CCMAP_TEST_PASS;
-fail:
-	attach_cleanup(c);
-	return CCMAP_TEST_FAIL;
-}
+ST_DEFINE_SETUP(attach, 1, attach_cleanup)
 
 /* Drops the PTE and reads the page again: one fault. */
 static int refault(struct attach_ctx *c)

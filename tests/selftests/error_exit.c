@@ -43,27 +43,7 @@ static void error_exit_cleanup(void *arg)
 	free(c);
 }
 
-static enum ccmap_test_status error_exit_setup(void **arg)
-{
-	struct error_exit_ctx *c = calloc(1, sizeof(*c));
-
-	CCMAP_ASSERT(c, "calloc");
-	*arg = c;
-	c->skel = error_exit__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", NR_PAGES,
-			  c->skel->progs.st_manage_prog, true))
-		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
-	return CCMAP_TEST_PASS;
-fail:
-	error_exit_cleanup(c);
-	return CCMAP_TEST_FAIL;
-}
+ST_DEFINE_SETUP(error_exit, NR_PAGES, error_exit_cleanup)
 
 /* Checks the policy left with @kind and @reason (a prefix). */
 static enum ccmap_test_status check_exit(struct error_exit_ctx *c,

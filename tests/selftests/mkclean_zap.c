@@ -28,27 +28,7 @@ static void mkclean_zap_cleanup(void *arg)
 	free(c);
 }
 
-static enum ccmap_test_status mkclean_zap_setup(void **arg)
-{
-	struct mkclean_zap_ctx *c = calloc(1, sizeof(*c));
-
-	CCMAP_ASSERT(c, "calloc");
-	*arg = c;
-	c->skel = mkclean_zap__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", NR_PAGES,
-			  c->skel->progs.st_manage_prog, true))
-		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
-	return CCMAP_TEST_PASS;
-fail:
-	mkclean_zap_cleanup(c);
-	return CCMAP_TEST_FAIL;
-}
+ST_DEFINE_SETUP(mkclean_zap, NR_PAGES, mkclean_zap_cleanup)
 
 /* Access page @pg; want @nr (0/1) faults, the last one for @access. */
 static enum ccmap_test_status expect(struct mkclean_zap_ctx *c,

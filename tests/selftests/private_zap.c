@@ -42,19 +42,10 @@ static enum ccmap_test_status private_zap_setup(void **arg)
 
 	CCMAP_ASSERT(c, "calloc");
 	*arg = c;
-	c->skel = private_zap__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", NR_PAGES,
-			  c->skel->progs.st_manage_prog, false))
-		goto fail;
+	ST_OPEN_SKEL_SHARE(c, private_zap, NR_PAGES, false);
 	c->priv = st_share_mmap(&c->share, MAP_PRIVATE);
 	if (!c->priv)
 		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
 	return CCMAP_TEST_PASS;
 fail:
 	private_zap_cleanup(c);

@@ -152,27 +152,7 @@ static void race_cleanup(void *arg)
 	free(c);
 }
 
-static enum ccmap_test_status race_setup(void **arg)
-{
-	struct race_ctx *c = calloc(1, sizeof(*c));
-
-	CCMAP_ASSERT(c, "calloc");
-	*arg = c;
-	c->skel = race__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", RACE_PAGES,
-			  c->skel->progs.st_manage_prog, true))
-		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
-	return CCMAP_TEST_PASS;
-fail:
-	race_cleanup(c);
-	return CCMAP_TEST_FAIL;
-}
+ST_DEFINE_SETUP(race, RACE_PAGES, race_cleanup)
 
 static int page_io(struct race_ctx *c, unsigned int p, __u64 *buf, bool write)
 {

@@ -89,27 +89,7 @@ static void replace_cleanup(void *arg)
 	free(c);
 }
 
-static enum ccmap_test_status replace_setup(void **arg)
-{
-	struct replace_ctx *c = calloc(1, sizeof(*c));
-
-	CCMAP_ASSERT(c, "calloc");
-	*arg = c;
-	c->skel = replace__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", NR_PAGES,
-			  c->skel->progs.st_manage_prog, true))
-		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
-	return CCMAP_TEST_PASS;
-fail:
-	replace_cleanup(c);
-	return CCMAP_TEST_FAIL;
-}
+ST_DEFINE_SETUP(replace, NR_PAGES, replace_cleanup)
 
 static unsigned long replace_min_accesses(struct replace_ctx *c)
 {

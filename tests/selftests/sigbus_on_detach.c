@@ -56,27 +56,7 @@ static void sigbus_on_detach_cleanup(void *arg)
 	free(c);
 }
 
-static enum ccmap_test_status sigbus_on_detach_setup(void **arg)
-{
-	struct sigbus_on_detach_ctx *c = calloc(1, sizeof(*c));
-
-	CCMAP_ASSERT(c, "calloc");
-	*arg = c;
-	c->skel = sigbus_on_detach__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", NR_PAGES,
-			  c->skel->progs.st_manage_prog, true))
-		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
-	return CCMAP_TEST_PASS;
-fail:
-	sigbus_on_detach_cleanup(c);
-	return CCMAP_TEST_FAIL;
-}
+ST_DEFINE_SETUP(sigbus_on_detach, NR_PAGES, sigbus_on_detach_cleanup)
 
 /* Starts the reader on page @pg and waits until its fault waits. */
 static enum ccmap_test_status start_reader(struct sigbus_on_detach_ctx *c,

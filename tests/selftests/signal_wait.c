@@ -92,16 +92,7 @@ static enum ccmap_test_status signal_wait_setup(void **arg)
 
 	CCMAP_ASSERT(c, "calloc");
 	*arg = c;
-	c->skel = signal_wait__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", 2, c->skel->progs.st_manage_prog,
-			  true))
-		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
+	ST_OPEN_SKEL_SHARE(c, signal_wait, 2, true);
 
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;

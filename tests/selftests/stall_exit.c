@@ -29,27 +29,7 @@ static void stall_exit_cleanup(void *arg)
 	free(c);
 }
 
-static enum ccmap_test_status stall_exit_setup(void **arg)
-{
-	struct stall_exit_ctx *c = calloc(1, sizeof(*c));
-
-	CCMAP_ASSERT(c, "calloc");
-	*arg = c;
-	c->skel = stall_exit__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", 2, c->skel->progs.st_manage_prog,
-			  true))
-		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
-	return CCMAP_TEST_PASS;
-fail:
-	stall_exit_cleanup(c);
-	return CCMAP_TEST_FAIL;
-}
+ST_DEFINE_SETUP(stall_exit, 2, stall_exit_cleanup)
 
 static enum ccmap_test_status stall_exit_run(void *arg)
 {

@@ -399,6 +399,24 @@ int st_wait_nr_waiting(unsigned long long n, int timeout_ms)
 	}
 }
 
+enum ccmap_test_status st_check_woken_once(unsigned long long nr_ask,
+					   unsigned long long nr_go,
+					   const struct st_stats *s0,
+					   const struct st_stats *s1)
+{
+	CCMAP_ASSERT(nr_ask == 2 && nr_go == 1,
+		     "policy asked %llu times (%llu go); want 2 (1)", nr_ask,
+		     nr_go);
+	CCMAP_ASSERT(s1->waits - s0->waits == 1 &&
+		     s1->wakes - s0->wakes == 1 &&
+		     s1->timeouts == s0->timeouts && s1->sigbus == s0->sigbus,
+		     "waits +%llu wakes +%llu timeouts +%llu sigbus +%llu",
+		     s1->waits - s0->waits, s1->wakes - s0->wakes,
+		     s1->timeouts - s0->timeouts, s1->sigbus - s0->sigbus);
+	CCMAP_ASSERT(!st_wait_nr_waiting(0, 0), "nr_waiting not back to 0");
+	return CCMAP_TEST_PASS;
+}
+
 /* ---- the kernel log ---- */
 
 int st_kmsg_open(void)

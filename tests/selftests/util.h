@@ -10,8 +10,11 @@
 #ifndef CCMAP_SELFTEST_UTIL_H
 #define CCMAP_SELFTEST_UTIL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <linux/types.h>
 #include <bpf/libbpf.h>
 
@@ -65,6 +68,47 @@ int st_share_open(struct st_share *s, const char *dir, unsigned int npages,
 void st_share_close(struct st_share *s);
 /* Another mapping of the share (MAP_SHARED or MAP_PRIVATE); NULL on error. */
 char *st_share_mmap(const struct st_share *s, int flags);
+
+/* ---- the standard setup ---- */
+
+/*
+ * For a setup whose ctx @c has members skel and share: loads skeleton @name
+ * into @c->skel, opens @c->share (@npages in /tmp, managed by the skeleton's
+ * st_manage_prog, mapped when @map) and points the skeleton's bss
+ * st_target_dev/st_target_ino at it.  On failure it jumps to the label fail.
+ */
+#define ST_OPEN_SKEL_SHARE(c, name, npages, map)			\
+	do {								\
+		(c)->skel = name##__open_and_load();			\
+		if (!(c)->skel) {					\
+			CCMAP_ERR("open_and_load: %s", strerror(errno)); \
+			goto fail;					\
+		}							\
+		if (st_share_open(&(c)->share, "/tmp", (npages),	\
+				  (c)->skel->progs.st_manage_prog, (map))) \
+			goto fail;					\
+		(c)->skel->bss->st_target_dev = (c)->share.dev;		\
+		(c)->skel->bss->st_target_ino = (c)->share.ino;		\
+	} while (0)
+
+/*
+ * Defines @name_setup() for a test whose struct @name_ctx has members skel
+ * and share and needs nothing more: allocates the ctx, ST_OPEN_SKEL_SHARE()
+ * with a mapped share of @npages; on failure calls @cleanup on the ctx.
+ */
+#define ST_DEFINE_SETUP(name, npages, cleanup)				\
+static enum ccmap_test_status name##_setup(void **arg)			\
+{									\
+	struct name##_ctx *c = calloc(1, sizeof(*c));			\
+									\
+	CCMAP_ASSERT(c, "calloc");					\
+	*arg = c;							\
+	ST_OPEN_SKEL_SHARE(c, name, npages, true);			\
+	return CCMAP_TEST_PASS;						\
+fail:									\
+	cleanup(c);							\
+	return CCMAP_TEST_FAIL;						\
+}
 
 /* ---- the agent-side programs of selftest.bpf.h ---- */
 
@@ -128,6 +172,16 @@ int st_exit_read(struct st_exit *e);
 bool st_no_policy(void);
 /* Waits until /sys/kernel/ccmap/nr_waiting reaches @n: 0 or -ETIMEDOUT. */
 int st_wait_nr_waiting(unsigned long long n, int timeout_ms);
+
+/*
+ * The checks after one fault waited and was woken: the policy was asked
+ * twice (@nr_ask) and let it go once (@nr_go); between the stats @s0 and
+ * @s1 one wait and one wake, no timeout, no SIGBUS; nr_waiting is back to 0.
+ */
+enum ccmap_test_status st_check_woken_once(unsigned long long nr_ask,
+					   unsigned long long nr_go,
+					   const struct st_stats *s0,
+					   const struct st_stats *s1);
 
 /* ---- the kernel log ---- */
 

@@ -59,27 +59,7 @@ static void verdict_deadline_cleanup(void *arg)
 	free(c);
 }
 
-static enum ccmap_test_status verdict_deadline_setup(void **arg)
-{
-	struct verdict_deadline_ctx *c = calloc(1, sizeof(*c));
-
-	CCMAP_ASSERT(c, "calloc");
-	*arg = c;
-	c->skel = verdict_deadline__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", 2, c->skel->progs.st_manage_prog,
-			  true))
-		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
-	return CCMAP_TEST_PASS;
-fail:
-	verdict_deadline_cleanup(c);
-	return CCMAP_TEST_FAIL;
-}
+ST_DEFINE_SETUP(verdict_deadline, 2, verdict_deadline_cleanup)
 
 static enum ccmap_test_status verdict_deadline_run(void *arg)
 {

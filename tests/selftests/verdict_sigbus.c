@@ -28,27 +28,7 @@ static void verdict_sigbus_cleanup(void *arg)
 	free(c);
 }
 
-static enum ccmap_test_status verdict_sigbus_setup(void **arg)
-{
-	struct verdict_sigbus_ctx *c = calloc(1, sizeof(*c));
-
-	CCMAP_ASSERT(c, "calloc");
-	*arg = c;
-	c->skel = verdict_sigbus__open_and_load();
-	if (!c->skel) {
-		CCMAP_ERR("open_and_load: %s", strerror(errno));
-		goto fail;
-	}
-	if (st_share_open(&c->share, "/tmp", NR_PAGES,
-			  c->skel->progs.st_manage_prog, true))
-		goto fail;
-	c->skel->bss->st_target_dev = c->share.dev;
-	c->skel->bss->st_target_ino = c->share.ino;
-	return CCMAP_TEST_PASS;
-fail:
-	verdict_sigbus_cleanup(c);
-	return CCMAP_TEST_FAIL;
-}
+ST_DEFINE_SETUP(verdict_sigbus, NR_PAGES, verdict_sigbus_cleanup)
 
 static enum ccmap_test_status verdict_sigbus_run(void *arg)
 {
