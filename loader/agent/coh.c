@@ -69,35 +69,32 @@ static int write_page(struct share *sh, uint64_t page, const uint8_t *buf)
 static void dir_send(struct share *sh, const struct ccmap_dir_out *o)
 {
 	static uint8_t buf[CCMAP_PAGE_SIZE];
+	const uint8_t *data = NULL;
 	struct ccmap_msg m;
 
-	ccmap_msg_init(&m, o->type, A.self, 0, o->req_id);
+	/* To ourselves a GRANT needs no data: it is in the replica already. */
+	if (o->type == CCMAP_T_GRANT && o->with_data && o->dst != A.self) {
+		if (read_page(sh, o->page, buf)) {
+			/* Cannot serve it: the requester's fault fails. */
+			ccmap_msg_init(&m, CCMAP_T_ERROR, A.self, 0, o->req_id);
+			m.u.error.code = CCMAP_E_IO;
+			m.u.error.share = sh->id;
+			m.u.error.page = o->page;
+			snprintf(m.u.error.reason, sizeof(m.u.error.reason),
+				 "home cannot read its replica");
+			A.st.errors_sent++;
+			goto send;
+		}
+		data = buf;
+		A.st.bytes_sent += CCMAP_PAGE_SIZE;
+		A.st.grants_data_sent++;
+	}
+	if (ccmap_dir_out_msg(o, A.self, data, &m)) {
+		log_err("directory asked to send unknown type %u", o->type);
+		return;
+	}
 	switch (o->type) {
 	case CCMAP_T_GRANT:
-		m.u.grant.share = sh->id;
-		m.u.grant.mode = o->mode;
-		m.u.grant.page = o->page;
-		m.u.grant.version = o->version;
-		if (o->with_data) {
-			m.u.grant.gflags = CCMAP_GRANT_F_DATA;
-			/* To ourselves: the data is in the replica already. */
-			if (o->dst != A.self) {
-				if (read_page(sh, o->page, buf)) {
-					/* Cannot serve it: the requester's fault fails. */
-					ccmap_msg_init(&m, CCMAP_T_ERROR, A.self, 0, o->req_id);
-					m.u.error.code = CCMAP_E_IO;
-					m.u.error.share = sh->id;
-					m.u.error.page = o->page;
-					snprintf(m.u.error.reason, sizeof(m.u.error.reason),
-						 "home cannot read its replica");
-					A.st.errors_sent++;
-					break;
-				}
-				m.u.grant.data = buf;
-				A.st.bytes_sent += CCMAP_PAGE_SIZE;
-				A.st.grants_data_sent++;
-			}
-		}
 		A.st.grants_sent++;
 		log_dbg("share %s page %llu: home grants %s v%llu to node %u%s (req %llu)",
 			sh->cfg->name, (unsigned long long)o->page, mode_name(o->mode),
@@ -107,36 +104,19 @@ static void dir_send(struct share *sh, const struct ccmap_dir_out *o)
 	case CCMAP_T_INVALIDATE:
 	case CCMAP_T_DOWNGRADE:
 	case CCMAP_T_FETCH:
-		m.u.fwd.share = sh->id;
-		m.u.fwd.requester = o->requester;
-		m.u.fwd.page = o->page;
-		m.u.fwd.version = o->version;
 		A.st.fwd_sent++;
 		log_dbg("share %s page %llu: home sends %s to node %u for node %u (txn %llu)",
 			sh->cfg->name, (unsigned long long)o->page, ccmap_type_name(o->type),
 			o->dst, o->requester, (unsigned long long)o->req_id);
 		break;
 	case CCMAP_T_ERROR:
-		m.u.error.code = o->code;
-		m.u.error.share = sh->id;
-		m.u.error.page = o->page;
-		snprintf(m.u.error.reason, sizeof(m.u.error.reason), "%s",
-			 o->reason ? o->reason : "refused");
 		A.st.errors_sent++;
 		log_warn("share %s page %llu: home refuses request %llu of node %u: %s",
 			 sh->cfg->name, (unsigned long long)o->page,
 			 (unsigned long long)o->req_id, o->dst, m.u.error.reason);
 		break;
-	case CCMAP_T_WRITEBACK_ACK:
-		m.u.wback.share = sh->id;
-		m.u.wback.status = o->code;
-		m.u.wback.page = o->page;
-		m.u.wback.version = o->version;
-		break;
-	default:
-		log_err("directory asked to send unknown type %u", o->type);
-		return;
 	}
+send:
 	if (net_send(o->dst, &m))
 		log_warn("share %s page %llu: cannot send %s to node %u: not connected",
 			 sh->cfg->name, (unsigned long long)o->page,

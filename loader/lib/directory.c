@@ -691,3 +691,41 @@ void ccmap_np_home_down(struct ccmap_npage *p, struct ccmap_np_action *a)
 		a->flags |= CCMAP_NA_ZAP;
 	}
 }
+
+int ccmap_dir_out_msg(const struct ccmap_dir_out *o, uint16_t self,
+		      const uint8_t *data, struct ccmap_msg *m)
+{
+	ccmap_msg_init(m, o->type, self, 0, o->req_id);
+	switch (o->type) {
+	case CCMAP_T_GRANT:
+		m->u.grant.share = o->share;
+		m->u.grant.mode = o->mode;
+		m->u.grant.page = o->page;
+		m->u.grant.version = o->version;
+		m->u.grant.gflags = o->with_data ? CCMAP_GRANT_F_DATA : 0;
+		m->u.grant.data = o->with_data ? data : NULL;
+		return 0;
+	case CCMAP_T_INVALIDATE:
+	case CCMAP_T_DOWNGRADE:
+	case CCMAP_T_FETCH:
+		m->u.fwd.share = o->share;
+		m->u.fwd.requester = o->requester;
+		m->u.fwd.page = o->page;
+		m->u.fwd.version = o->version;
+		return 0;
+	case CCMAP_T_ERROR:
+		m->u.error.code = o->code;
+		m->u.error.share = o->share;
+		m->u.error.page = o->page;
+		snprintf(m->u.error.reason, sizeof(m->u.error.reason), "%s",
+			 o->reason ? o->reason : "refused");
+		return 0;
+	case CCMAP_T_WRITEBACK_ACK:
+		m->u.wback.share = o->share;
+		m->u.wback.status = o->code;
+		m->u.wback.page = o->page;
+		m->u.wback.version = o->version;
+		return 0;
+	}
+	return -CCMAP_E_INVAL;
+}

@@ -173,40 +173,11 @@ static void emit(void *ctx, const struct ccmap_dir_out *o)
 		S.truth[o->page] = ccmap_get_le64(h->replica[o->page]);
 		return;
 	}
-	ccmap_msg_init(&m, o->type, self, 0, o->req_id);
-	switch (o->type) {
-	case CCMAP_T_GRANT:
-		m.u.grant.share = o->share;
-		m.u.grant.page = o->page;
-		m.u.grant.mode = o->mode;
-		m.u.grant.version = o->version;
-		m.u.grant.gflags = o->with_data ? CCMAP_GRANT_F_DATA : 0;
-		m.u.grant.data = o->with_data ? h->replica[o->page] : NULL;
-		if (o->with_data && !holds_value(h->replica[o->page], o->page, S.truth[o->page]))
-			violation("home %u grants stale data for page %llu", self,
-				  (unsigned long long)o->page);
-		break;
-	case CCMAP_T_INVALIDATE:
-	case CCMAP_T_DOWNGRADE:
-	case CCMAP_T_FETCH:
-		m.u.fwd.share = o->share;
-		m.u.fwd.page = o->page;
-		m.u.fwd.version = o->version;
-		m.u.fwd.requester = o->requester;
-		break;
-	case CCMAP_T_ERROR:
-		m.u.error.code = o->code;
-		m.u.error.share = o->share;
-		m.u.error.page = o->page;
-		snprintf(m.u.error.reason, sizeof(m.u.error.reason), "%s", o->reason);
-		break;
-	case CCMAP_T_WRITEBACK_ACK:
-		m.u.wback.share = o->share;
-		m.u.wback.page = o->page;
-		m.u.wback.version = o->version;
-		m.u.wback.status = o->code;
-		break;
-	default:
+	if (o->type == CCMAP_T_GRANT && o->with_data &&
+	    !holds_value(h->replica[o->page], o->page, S.truth[o->page]))
+		violation("home %u grants stale data for page %llu", self,
+			  (unsigned long long)o->page);
+	if (ccmap_dir_out_msg(o, self, h->replica[o->page], &m)) {
 		violation("directory emitted type %u", o->type);
 		return;
 	}

@@ -133,6 +133,13 @@ struct ccmap_dir {
 	struct ccmap_dir_stats st;
 };
 
+/* The frame for a SEND action, from node self.  data is the page a GRANT
+ * with_data carries (NULL when the data need not travel, e.g. to the home
+ * itself); the GRANT keeps CCMAP_GRANT_F_DATA either way.  0, or
+ * -CCMAP_E_INVAL for a type the directory never sends. */
+int ccmap_dir_out_msg(const struct ccmap_dir_out *o, uint16_t self,
+		      const uint8_t *data, struct ccmap_msg *m);
+
 /* Returns 0 or -CCMAP_E_INVAL / -CCMAP_E_NOMEM. */
 int ccmap_dir_init(struct ccmap_dir *d, uint16_t self, uint16_t share,
 		   uint64_t npages, uint64_t members, ccmap_dir_emit_fn emit, void *ctx);
