@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #define MAX_TOK 8
 
 static const char *const policies[] = { "exclusive", "msi", "mirage", "adaptive" };
+static const char *const resize_names[] = { "no", "grow", "any" };
 
 /* Where an error is reported: a file line or an override string. */
 struct where {
@@ -30,7 +32,7 @@ struct where {
 __attribute__((format(printf, 3, 4)))
 static int cfg_fail(struct ccmap_cfg_err *e, const struct where *w, const char *fmt, ...)
 {
-	char reason[300];
+	char reason[420];
 	va_list ap;
 	int r;
 
@@ -429,6 +431,22 @@ static int do_line(struct ccmap_config *c, char **tok, int ntok,
 		strcpy(c->control, path);
 		return 0;
 	}
+	if (!strcmp(kw, "resize_replicas")) {
+		size_t i;
+
+		if (want_args(ntok, 1, kw, "resize_replicas no|grow|any", e, w))
+			return -1;
+		for (i = 0; i < sizeof(resize_names) / sizeof(resize_names[0]); i++)
+			if (!strcmp(tok[1], resize_names[i]))
+				break;
+		if (i == sizeof(resize_names) / sizeof(resize_names[0]))
+			return cfg_fail(e, w, "resize_replicas '%.40s': expected no, grow or any",
+					tok[1]);
+		if (once(&c->line_resize, kw, e, w))
+			return -1;
+		c->resize = (enum ccmap_resize)i;
+		return 0;
+	}
 	return cfg_fail(e, w, "unknown keyword '%.40s'", kw);
 }
 
@@ -674,6 +692,206 @@ int ccmap_config_format(const struct ccmap_config *c, char *buf, size_t len)
 	OUT("policy %s\n", c->policy);
 	OUT("timeout_ms %u\n", c->timeout_ms);
 	OUT("control %s\n", c->control);
+	OUT("resize_replicas %s\n", ccmap_resize_name(c->resize));
 #undef OUT
 	return (int)n;
+}
+
+const char *ccmap_resize_name(enum ccmap_resize r)
+{
+	return (unsigned)r < sizeof(resize_names) / sizeof(resize_names[0]) ? resize_names[r] : "?";
+}
+
+/* ---- checks against this machine ------------------------------------------ */
+
+/*
+ * Where a keyword of the loaded configuration was given: its file line,
+ * or, for a command-line override (line -1), the override as it would be
+ * written (text points into buf).
+ */
+static void keyword_where(const struct ccmap_config *c, int line, const char *override,
+			  struct where *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->file = c->source;
+	if (line > 0)
+		w->line = line;
+	else if (line < 0)
+		w->override = override;
+}
+
+int ccmap_config_load_key(const struct ccmap_config *c, struct ccmap_key *k,
+			  struct ccmap_cfg_err *e)
+{
+	char ov[CCMAP_CFG_PATH_MAX + 8];
+	struct ccmap_err ke;
+	const char *why;
+	size_t plen = strlen(c->key_path);
+	struct where w;
+
+	if (e)
+		memset(e, 0, sizeof(*e));
+	snprintf(ov, sizeof(ov), "key=%s", c->key_path);
+	keyword_where(c, c->line_key, ov, &w);
+	if (!c->line_key)
+		return cfg_fail(e, &w, "missing required keyword 'key'");
+	memset(&ke, 0, sizeof(ke));
+	if (ccmap_key_load(c->key_path, k, &ke) == 0)
+		return 0;
+	/* the library's reason starts with the path; say it once */
+	why = ke.msg;
+	if (!strncmp(why, c->key_path, plen) && why[plen] == ':' && why[plen + 1] == ' ')
+		why += plen + 2;
+	return cfg_fail(e, &w, "key %.120s: %s", c->key_path, why);
+}
+
+int ccmap_config_check_listen(const struct ccmap_config *c, struct ccmap_cfg_err *e)
+{
+	struct sockaddr_storage ss = c->listen.ss;
+	char ov[80];
+	struct where w;
+	int fd, err = 0;
+
+	if (e)
+		memset(e, 0, sizeof(*e));
+	snprintf(ov, sizeof(ov), "listen=%s", c->listen.text);
+	keyword_where(c, c->line_listen, ov, &w);
+	if (!c->line_listen)
+		return cfg_fail(e, &w, "missing required keyword 'listen'");
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)(void *)&ss)->sin_port = 0;
+	else if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)(void *)&ss)->sin6_port = 0;
+	else
+		return cfg_fail(e, &w, "listen address %s has an unknown family", c->listen.text);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cfg_fail(e, &w, "listen %s: socket: %s", c->listen.text, strerror(errno));
+	if (bind(fd, (const struct sockaddr *)&ss, c->listen.len))
+		err = errno;
+	close(fd);
+	if (err == EADDRNOTAVAIL)
+		return cfg_fail(e, &w, "listen %s: %s (it is not an address of this machine)",
+				c->listen.text, strerror(err));
+	if (err)
+		return cfg_fail(e, &w, "listen %s: cannot bind: %s", c->listen.text,
+				strerror(err));
+	return 0;
+}
+
+static void share_where(const struct ccmap_config *c, unsigned i, char *ov, size_t len,
+			struct where *w)
+{
+	const struct ccmap_cfg_share *s = &c->shares[i];
+
+	snprintf(ov, len, "share=%s %s size %llu", s->name, s->path,
+		 (unsigned long long)s->size);
+	keyword_where(c, s->line, ov, w);
+}
+
+int ccmap_replica_decide(const struct ccmap_config *c, unsigned i, bool exists,
+			 uint64_t size, enum ccmap_replica_plan *plan,
+			 struct ccmap_cfg_err *e)
+{
+	const struct ccmap_cfg_share *s = &c->shares[i];
+	unsigned long long have = (unsigned long long)size, want = (unsigned long long)s->size;
+	char ov[CCMAP_CFG_PATH_MAX + CCMAP_SHARE_NAME_MAX + 40];
+	struct where w;
+
+	if (e)
+		memset(e, 0, sizeof(*e));
+	share_where(c, i, ov, sizeof(ov), &w);
+	if (!exists) {
+		*plan = CCMAP_REPLICA_CREATE;
+		return 0;
+	}
+	if (size == s->size) {
+		*plan = CCMAP_REPLICA_KEEP;
+		return 0;
+	}
+	if (size < s->size) {
+		if (c->resize == CCMAP_RESIZE_NO)
+			return cfg_fail(e, &w, "share '%s': replica %.100s is %llu bytes but the "
+					"share is %llu bytes; not resizing it (growing adds %llu "
+					"zero bytes: allow it with --resize-replicas or "
+					"'resize_replicas grow')", s->name, s->path, have, want,
+					want - have);
+		*plan = CCMAP_REPLICA_GROW;
+		return 0;
+	}
+	if (c->resize != CCMAP_RESIZE_ANY)
+		return cfg_fail(e, &w, "share '%s': replica %.100s is %llu bytes but the share "
+				"is %llu bytes; not shrinking it (that discards its last %llu "
+				"bytes: allow it with --resize-replicas=any or "
+				"'resize_replicas any')", s->name, s->path, have, want, have - want);
+	*plan = CCMAP_REPLICA_SHRINK;
+	return 0;
+}
+
+int ccmap_config_check_shares(const struct ccmap_config *c,
+			      struct ccmap_replica_check *out,
+			      struct ccmap_cfg_err *e)
+{
+	char ov[CCMAP_CFG_PATH_MAX + CCMAP_SHARE_NAME_MAX + 40];
+
+	if (e)
+		memset(e, 0, sizeof(*e));
+	for (unsigned i = 0; i < c->n_shares; i++) {
+		const struct ccmap_cfg_share *s = &c->shares[i];
+		char dir[CCMAP_CFG_PATH_MAX + 1];
+		char *slash;
+		struct stat st;
+		struct where w;
+
+		share_where(c, i, ov, sizeof(ov), &w);
+		memset(&out[i], 0, sizeof(out[i]));
+		snprintf(dir, sizeof(dir), "%s", s->path);
+		slash = strrchr(dir, '/');
+		if (!slash || !slash[1])
+			return cfg_fail(e, &w, "share '%s': replica path %.100s names no file",
+					s->name, s->path);
+		if (slash == dir)
+			slash[1] = 0;	/* the root directory */
+		else
+			*slash = 0;
+		if (stat(dir, &st)) {
+			if (errno == ENOENT)
+				return cfg_fail(e, &w, "share '%s': directory %.100s of replica "
+						"%.100s does not exist", s->name, dir, s->path);
+			return cfg_fail(e, &w, "share '%s': directory %.100s: %s", s->name, dir,
+					strerror(errno));
+		}
+		if (!S_ISDIR(st.st_mode))
+			return cfg_fail(e, &w, "share '%s': %.100s (directory of replica %.100s) "
+					"is not a directory", s->name, dir, s->path);
+		if (stat(s->path, &st)) {
+			if (errno != ENOENT)
+				return cfg_fail(e, &w, "share '%s': replica %.100s: %s", s->name,
+						s->path, strerror(errno));
+			if (access(dir, W_OK | X_OK))
+				return cfg_fail(e, &w, "share '%s': replica %.100s does not exist "
+						"and cannot be created in %.100s: %s", s->name,
+						s->path, dir, strerror(errno));
+			out[i].plan = CCMAP_REPLICA_CREATE;
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
+			return cfg_fail(e, &w, "share '%s': replica %.100s is not a regular file",
+					s->name, s->path);
+		if (access(s->path, R_OK | W_OK))
+			return cfg_fail(e, &w, "share '%s': replica %.100s is not readable and "
+					"writable: %s", s->name, s->path, strerror(errno));
+		for (unsigned j = 0; j < i; j++)
+			if (out[j].plan != CCMAP_REPLICA_CREATE &&
+			    out[j].dev == (uint64_t)st.st_dev && out[j].ino == (uint64_t)st.st_ino)
+				return cfg_fail(e, &w, "share '%s': replica %.100s is the same file "
+						"as the replica %.100s of share '%s'", s->name,
+						s->path, c->shares[j].path, c->shares[j].name);
+		out[i].size = (uint64_t)st.st_size;
+		out[i].dev = (uint64_t)st.st_dev;
+		out[i].ino = (uint64_t)st.st_ino;
+		if (ccmap_replica_decide(c, i, true, out[i].size, &out[i].plan, e))
+			return -1;
+	}
+	return 0;
 }

@@ -2,13 +2,20 @@
 /*
  * Tests of the ccmapd config parser: a full good config, defaults, every
  * error message (exact text), overrides, the canonical format round trip,
- * and file loading.
+ * and file loading; the checks against this machine (key file, listen
+ * address, share directories and replica sizes) with their file:line
+ * messages, on files in a temporary directory.
  */
+#include <ccmap/auth.h>
 #include <ccmap/config.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -53,7 +60,8 @@ static void test_good(void)
 	   c.shares[0].size == 1048576 && !strcmp(c.shares[1].name, "log") &&
 	   c.shares[1].size == 8192 && !strcmp(c.shares[1].path, "/tmp/ccmap/log") &&
 	   !strcmp(c.policy, "mirage") && c.timeout_ms == 250 &&
-	   !strcmp(c.control, "/run/ccmap/x.sock"), "all values as written");
+	   !strcmp(c.control, "/run/ccmap/x.sock") && c.resize == CCMAP_RESIZE_NO,
+	   "all values as written (resize_replicas defaults to no)");
 	OK(ccmap_config_members(&c) == 0xe, "members bitmap {1,2,3}");
 	OK(ccmap_config_share_descs(&c, d) == 2 && !strcmp(d[0].name, "data") &&
 	   d[0].size == 1048576, "share descriptors for HELLO");
@@ -63,7 +71,25 @@ static void test_good(void)
 	   ccmap_config_finish(&c2, &e) == 0 && c2.node == c.node && c2.n_peers == 2 &&
 	   c2.shares[0].size == c.shares[0].size && c2.timeout_ms == 250 &&
 	   !strcmp(c2.policy, "mirage"), "canonical format parses back to the same values");
+	OK(n > 0 && strstr(buf, "\nresize_replicas no\n"), "canonical format says resize_replicas no");
 	OK(ccmap_config_format(&c, buf, 10) == -1, "format reports a too small buffer");
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"resize_replicas grow\n") == 0 && c.resize == CCMAP_RESIZE_GROW &&
+	   parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"resize_replicas any\n") == 0 && c.resize == CCMAP_RESIZE_ANY &&
+	   parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"resize_replicas no\n") == 0 && c.resize == CCMAP_RESIZE_NO,
+	   "resize_replicas no, grow, any: %s", e.msg);
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"resize_replicas any\n") == 0 &&
+	   (n = ccmap_config_format(&c, buf, sizeof(buf))) > 0 &&
+	   strstr(buf, "\nresize_replicas any\n") && (ccmap_config_defaults(&c2), 1) &&
+	   ccmap_config_parse_mem(&c2, "fmt", buf, (size_t)n, &e) == 0 &&
+	   c2.resize == CCMAP_RESIZE_ANY, "resize_replicas survives the format round trip");
+	OK(!strcmp(ccmap_resize_name(CCMAP_RESIZE_NO), "no") &&
+	   !strcmp(ccmap_resize_name(CCMAP_RESIZE_GROW), "grow") &&
+	   !strcmp(ccmap_resize_name(CCMAP_RESIZE_ANY), "any") &&
+	   !strcmp(ccmap_resize_name((enum ccmap_resize)7), "?"), "resize names");
 
 	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n") == 0 &&
 	   !strcmp(c.policy, "msi") && c.timeout_ms == 5000 &&
@@ -156,6 +182,11 @@ static const struct bad bads[] = {
 	{ "control /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
 	  "t.conf:1: control socket path is 128 bytes long (max 107)" },
+	{ "resize_replicas yes\n", "t.conf:1: resize_replicas 'yes': expected no, grow or any" },
+	{ "resize_replicas\n",
+	  "t.conf:1: 'resize_replicas' takes 1 argument (resize_replicas no|grow|any), got 0" },
+	{ "resize_replicas grow\nresize_replicas any\n",
+	  "t.conf:2: duplicate 'resize_replicas' (first given on line 1)" },
 	{ "node 1 \x01\n", "t.conf:1: invalid character 0x01 at column 8" },
 	{ "node 1\xc3\xa9\n", "t.conf:1: invalid character 0xc3 at column 7" },
 	{ "a b c d e f g h i\n", "t.conf:1: too many words on one line (max 8)" },
@@ -216,7 +247,8 @@ static void test_bad(void)
 static void test_overrides(void)
 {
 	const char *ov[] = { "timeout_ms=100", "peer=3 10.77.0.33:7070", "peer=4 10.77.0.4:7070",
-			     "share=data /tmp/ccmap/data size 2M", "policy=msi", "node=5" };
+			     "share=data /tmp/ccmap/data size 2M", "policy=msi", "node=5",
+			     "resize_replicas=any" };
 	char path[] = "/tmp/ccmap-cfgXXXXXX";
 	int fd = mkstemp(path);
 
@@ -225,7 +257,8 @@ static void test_overrides(void)
 		return;
 	}
 	close(fd);
-	OK(ccmap_config_load(&c, path, ov, 6, &e) == 0 && c.timeout_ms == 100 &&
+	OK(ccmap_config_load(&c, path, ov, 7, &e) == 0 && c.timeout_ms == 100 &&
+	   c.resize == CCMAP_RESIZE_ANY && c.line_resize == -1 &&
 	   c.n_peers == 3 && !strcmp(c.peers[1].addr.text, "10.77.0.33:7070") &&
 	   c.peers[2].id == 4 && c.shares[0].size == (2u << 20) && c.n_shares == 2 &&
 	   !strcmp(c.policy, "msi") && c.node == 5 && ccmap_config_members(&c) == 0x3c,
@@ -287,12 +320,271 @@ static void test_values(void)
 	   "address equality");
 }
 
+/* ---- checks against this machine, in a temporary directory ---------------- */
+
+static char tmpdir[] = "/tmp/ccmap-cfgchkXXXXXX";
+
+__attribute__((format(printf, 1, 2)))
+static const char *tpath(const char *fmt, ...)
+{
+	static char bufs[4][512];
+	static unsigned next;
+	char rel[256];
+	char *b = bufs[next++ % 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, rel);
+	return b;
+}
+
+/* A file of size bytes, byte i = (i * 7 + seed) & 0xff; 0 or -1. */
+static int make_file(const char *path, size_t size, unsigned seed, mode_t mode)
+{
+	static unsigned char buf[1 << 17];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int rc = 0;
+
+	if (fd < 0 || size > sizeof(buf))
+		return -1;
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (unsigned char)(i * 7 + seed);
+	if (write(fd, buf, size) != (ssize_t)size || fchmod(fd, mode))
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+/* Is path exactly make_file(path, size, seed)? */
+static bool same_file(const char *path, size_t size, unsigned seed)
+{
+	static unsigned char buf[(1 << 17) + 1];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n != (ssize_t)size)
+		return false;
+	for (size_t i = 0; i < size; i++)
+		if (buf[i] != (unsigned char)(i * 7 + seed))
+			return false;
+	return true;
+}
+
+static int write_text(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	size_t n = strlen(text);
+	int rc = 0;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, text, n) != (ssize_t)n || fchmod(fd, mode))
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+/* A minimal configuration with its 'key' on line 4 and one share on line 5. */
+static int load_one(const char *key, const char *share_path, const char *size,
+		    const char *extra)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "node 1\nlisten 127.0.0.1:7070\npeer 2 127.0.0.2:7070\n"
+		 "key %s\nshare data %s size %s\n%s", key, share_path, size, extra ? extra : "");
+	return parse_finish(text);
+}
+
+static bool msg_is(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool msg_is(const char *fmt, ...)
+{
+	char want[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	if (strcmp(e.msg, want)) {
+		printf("#   want: %s\n#   got:  %s\n", want, e.msg);
+		return false;
+	}
+	return true;
+}
+
+static void test_key_file(void)
+{
+	char key[512];
+	struct ccmap_key k;
+
+	snprintf(key, sizeof(key), "%s", tpath("cluster.key"));
+	OK(load_one(key, "/x/data", "64K", NULL) == 0 && ccmap_config_load_key(&c, &k, &e) == -1 &&
+	   msg_is("t.conf:4: key %s: cannot open key file: No such file or directory", key),
+	   "missing key file: file:line of 'key' and the path");
+	OK(write_text(key, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+		      0644) == 0 && ccmap_config_load_key(&c, &k, &e) == -1 &&
+	   msg_is("t.conf:4: key %s: key file is accessible by group/others (mode 644); "
+		  "chmod 600 it", key), "group-readable key file: file:line");
+	OK(write_text(key, "0123456789abcdef\n", 0600) == 0 &&
+	   ccmap_config_load_key(&c, &k, &e) == -1 &&
+	   msg_is("t.conf:4: key %s: key is 8 bytes, must be 32 to 128 bytes (64 to 256 hex "
+		  "digits)", key), "short key: file:line and the lengths");
+	OK(write_text(key, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg\n",
+		      0600) == 0 && ccmap_config_load_key(&c, &k, &e) == -1 &&
+	   msg_is("t.conf:4: key %s: key has a non-hex character at offset 63", key),
+	   "non-hex key: file:line");
+	OK(ccmap_config_load_key(&c, &k, &e) == -1 && e.line == 4, "the error carries line 4");
+	OK(write_text(key, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+		      0600) == 0 && ccmap_config_load_key(&c, &k, &e) == 0 && k.len == 32 &&
+	   k.bytes[0] == 0x01 && k.bytes[31] == 0xef, "good key loads: %s", e.msg);
+	{
+		char ov[600];
+
+		snprintf(ov, sizeof(ov), "key=%s", tpath("nokey"));
+		OK(ccmap_config_override(&c, ov, &e) == 0 && ccmap_config_load_key(&c, &k, &e) == -1 &&
+		   msg_is("override 'key=%.55s': key %s: cannot open key file: No such file or "
+			  "directory", tpath("nokey"), tpath("nokey")),
+		   "key from an override names the override");
+	}
+	OK(mkdir(tpath("keydir"), 0700) == 0 && load_one(tpath("keydir"), "/x/d", "4K", NULL) == 0 &&
+	   ccmap_config_load_key(&c, &k, &e) == -1 &&
+	   msg_is("t.conf:4: key %s: key file is not a regular file", tpath("keydir")),
+	   "key path is a directory: file:line");
+}
+
+static void test_listen(void)
+{
+	OK(parse_finish("node 1\nlisten 127.0.0.1:7070\nkey /k\nshare a /a size 4K\n") == 0 &&
+	   ccmap_config_check_listen(&c, &e) == 0, "127.0.0.1 is this machine's: %s", e.msg);
+	OK(parse_finish("node 1\n\nlisten 203.0.113.77:7070\nkey /k\nshare a /a size 4K\n") == 0 &&
+	   ccmap_config_check_listen(&c, &e) == -1 &&
+	   msg_is("t.conf:3: listen 203.0.113.77:7070: Cannot assign requested address (it is not "
+		  "an address of this machine)"), "a foreign listen address fails with file:line");
+	OK(ccmap_config_override(&c, "listen=198.51.100.77:1", &e) == 0 &&
+	   ccmap_config_check_listen(&c, &e) == -1 &&
+	   !strncmp(e.msg, "override 'listen=198.51.100.77:1': listen 198.51.100.77:1: ",
+		    strlen("override 'listen=198.51.100.77:1': listen 198.51.100.77:1: ")),
+	   "a foreign listen address from an override names it: %s", e.msg);
+}
+
+static void test_shares(void)
+{
+	struct ccmap_replica_check rc[CCMAP_MAX_SHARES];
+	enum ccmap_replica_plan plan;
+	char data[512];
+	struct stat st;
+
+	snprintf(data, sizeof(data), "%s", tpath("data"));
+	OK(load_one("/k", tpath("nodir/data"), "64K", NULL) == 0 &&
+	   ccmap_config_check_shares(&c, rc, &e) == -1 && e.line == 5 &&
+	   msg_is("t.conf:5: share 'data': directory %s of replica %s does not exist",
+		  tpath("nodir"), tpath("nodir/data")), "missing directory: file:line");
+	OK(stat(tpath("nodir"), &st) == -1 && errno == ENOENT, "... and nothing was created");
+	OK(make_file(tpath("plain"), 10, 1, 0600) == 0 &&
+	   load_one("/k", tpath("plain/data"), "64K", NULL) == 0 &&
+	   ccmap_config_check_shares(&c, rc, &e) == -1 &&
+	   msg_is("t.conf:5: share 'data': %s (directory of replica %s) is not a directory",
+		  tpath("plain"), tpath("plain/data")), "directory that is a file: file:line");
+
+	OK(load_one("/k", data, "64K", NULL) == 0 && ccmap_config_check_shares(&c, rc, &e) == 0 &&
+	   rc[0].plan == CCMAP_REPLICA_CREATE && rc[0].size == 0,
+	   "missing replica in an existing directory: to be created: %s", e.msg);
+	OK(stat(data, &st) == -1 && errno == ENOENT, "... the check did not create it");
+
+	OK(make_file(data, 65536, 3, 0600) == 0 && ccmap_config_check_shares(&c, rc, &e) == 0 &&
+	   rc[0].plan == CCMAP_REPLICA_KEEP && rc[0].size == 65536 && rc[0].ino != 0,
+	   "replica of the right size: kept: %s", e.msg);
+
+	OK(make_file(data, 8192, 5, 0600) == 0 && ccmap_config_check_shares(&c, rc, &e) == -1 &&
+	   e.line == 5 &&
+	   msg_is("t.conf:5: share 'data': replica %s is 8192 bytes but the share is 65536 "
+		  "bytes; not resizing it (growing adds 57344 zero bytes: allow it with "
+		  "--resize-replicas or 'resize_replicas grow')", data),
+	   "smaller replica refused: share, path, both sizes, the option");
+	OK(same_file(data, 8192, 5), "... and left as it was");
+	OK(load_one("/k", data, "64K", "resize_replicas grow\n") == 0 &&
+	   ccmap_config_check_shares(&c, rc, &e) == 0 && rc[0].plan == CCMAP_REPLICA_GROW &&
+	   rc[0].size == 8192 && same_file(data, 8192, 5),
+	   "smaller replica with resize_replicas grow: to be grown, not yet changed: %s", e.msg);
+
+	OK(make_file(data, 131072, 9, 0600) == 0 && ccmap_config_check_shares(&c, rc, &e) == -1 &&
+	   msg_is("t.conf:5: share 'data': replica %s is 131072 bytes but the share is 65536 "
+		  "bytes; not shrinking it (that discards its last 65536 bytes: allow it with "
+		  "--resize-replicas=any or 'resize_replicas any')", data),
+	   "larger replica refused even with resize_replicas grow");
+	OK(load_one("/k", data, "64K", NULL) == 0 && ccmap_config_check_shares(&c, rc, &e) == -1 &&
+	   strstr(e.msg, "not shrinking it"), "larger replica refused by default");
+	OK(load_one("/k", data, "64K", "resize_replicas any\n") == 0 &&
+	   ccmap_config_check_shares(&c, rc, &e) == 0 && rc[0].plan == CCMAP_REPLICA_SHRINK &&
+	   rc[0].size == 131072 && same_file(data, 131072, 9),
+	   "larger replica with resize_replicas any: to be shrunk, not yet changed: %s", e.msg);
+
+	OK(ccmap_replica_decide(&c, 0, false, 0, &plan, &e) == 0 && plan == CCMAP_REPLICA_CREATE &&
+	   ccmap_replica_decide(&c, 0, true, 65536, &plan, &e) == 0 && plan == CCMAP_REPLICA_KEEP &&
+	   ccmap_replica_decide(&c, 0, true, 4096, &plan, &e) == 0 && plan == CCMAP_REPLICA_GROW &&
+	   ccmap_replica_decide(&c, 0, true, 1 << 20, &plan, &e) == 0 &&
+	   plan == CCMAP_REPLICA_SHRINK, "decide: create, keep, grow, shrink under 'any'");
+	OK(load_one("/k", data, "64K", NULL) == 0 &&
+	   ccmap_replica_decide(&c, 0, true, 0, &plan, &e) == -1 &&
+	   strstr(e.msg, "is 0 bytes but the share is 65536 bytes; not resizing it"),
+	   "decide: an empty replica is refused too (no silent zero-fill of a truncated file)");
+
+	OK(mkdir(tpath("adir"), 0700) == 0 && load_one("/k", tpath("adir"), "64K", NULL) == 0 &&
+	   ccmap_config_check_shares(&c, rc, &e) == -1 &&
+	   msg_is("t.conf:5: share 'data': replica %s is not a regular file", tpath("adir")),
+	   "replica that is a directory: file:line");
+	{
+		char text[2048];
+
+		snprintf(text, sizeof(text), "node 1\nlisten 127.0.0.1:7070\nkey /k\n"
+			 "share a %s size 64K\nshare b %s size 128K\n", data, tpath("alias"));
+		OK(make_file(data, 65536, 3, 0600) == 0 && symlink(data, tpath("alias")) == 0 &&
+		   parse_finish(text) == 0 && ccmap_config_check_shares(&c, rc, &e) == -1 &&
+		   msg_is("t.conf:5: share 'b': replica %s is the same file as the replica %s of "
+			  "share 'a'", tpath("alias"), data), "two shares on one file: refused");
+	}
+	{
+		char ov[600];
+
+		snprintf(ov, sizeof(ov), "share=data %s size 64K", tpath("gone/x"));
+		OK(load_one("/k", data, "64K", NULL) == 0 && ccmap_config_override(&c, ov, &e) == 0 &&
+		   ccmap_config_check_shares(&c, rc, &e) == -1 &&
+		   !strncmp(e.msg, "override 'share=data ", 21) &&
+		   strstr(e.msg, "share 'data': directory ") && strstr(e.msg, "does not exist"),
+		   "share from an override: the error names the override: %s", e.msg);
+	}
+	OK(same_file(data, 65536, 3), "no check changed the replica");
+}
+
+static void test_machine(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		OK(false, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	test_key_file();
+	test_listen();
+	test_shares();
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+		OK(system(cmd) == 0, "temporary directory removed");
+	}
+}
+
 int main(void)
 {
 	test_good();
 	test_bad();
 	test_overrides();
 	test_values();
+	test_machine();
 	printf("1..%d\n", tests);
 	if (failures)
 		printf("# %d of %d tests failed\n", failures, tests);

@@ -11,6 +11,8 @@
  *   policy <name>                      exclusive | msi | mirage | adaptive (msi)
  *   timeout_ms <n>                     fault deadline, 1..3600000 (5000)
  *   control <path>                     control socket (/run/ccmap/ccmapd.sock)
+ *   resize_replicas <no|grow|any>      may startup resize a replica whose size
+ *                                      differs from the share's size (no)
  *
  * <size> is a decimal number of bytes with an optional suffix K, M, G or T
  * (powers of 1024); it must be a positive multiple of 4096 and at most 16T.
@@ -18,6 +20,8 @@
  *
  * Every error is reported as "file:line: reason" (or "file: reason" for a
  * missing keyword, "override 'k=v': reason" for a command-line override).
+ * The checks against this machine (key file, listen address, share
+ * directories and replicas) report the line of the keyword they are about.
  * See docs/protocol.md, section "Configuration".
  */
 #ifndef CCMAP_CONFIG_H
@@ -28,6 +32,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <ccmap/auth.h>
 #include <ccmap/proto.h>
 
 #ifdef __cplusplus
@@ -54,6 +59,13 @@ struct ccmap_cfg_peer {
 	struct ccmap_addr addr;
 };
 
+/* What startup may do to a replica whose size differs from its share's. */
+enum ccmap_resize {
+	CCMAP_RESIZE_NO = 0,   /* refuse to start (default) */
+	CCMAP_RESIZE_GROW,     /* extend a smaller replica with zeros; refuse to shrink */
+	CCMAP_RESIZE_ANY,      /* grow or shrink (shrinking discards the tail) */
+};
+
 struct ccmap_cfg_share {
 	char name[CCMAP_SHARE_NAME_MAX + 1];
 	char path[CCMAP_CFG_PATH_MAX + 1];
@@ -69,18 +81,20 @@ struct ccmap_config {
 	char policy[32];
 	uint32_t timeout_ms;
 	char control[CCMAP_CFG_SOCK_MAX + 1];
+	enum ccmap_resize resize;
 	unsigned n_peers;
 	struct ccmap_cfg_peer peers[CCMAP_CFG_MAX_PEERS];
 	unsigned n_shares;
 	struct ccmap_cfg_share shares[CCMAP_MAX_SHARES];
 	/* line where each single-valued keyword was given (0: not given,
 	 * -1: set by an override) */
-	int line_node, line_listen, line_key, line_policy, line_timeout, line_control;
+	int line_node, line_listen, line_key, line_policy, line_timeout, line_control,
+	    line_resize;
 };
 
 struct ccmap_cfg_err {
 	int line;          /* 0 if not about one line */
-	char msg[400];     /* "file:line: reason" */
+	char msg[512];     /* "file:line: reason" */
 };
 
 /* Defaults: policy msi, timeout 5000 ms, control /run/ccmap/ccmapd.sock. */
@@ -121,6 +135,51 @@ unsigned ccmap_config_share_descs(const struct ccmap_config *c,
 /* Canonical text of a configuration (parses back to the same values).
  * Returns the length written (excluding NUL) or -1 if len is too small. */
 int ccmap_config_format(const struct ccmap_config *c, char *buf, size_t len);
+
+/* "no", "grow" or "any". */
+const char *ccmap_resize_name(enum ccmap_resize r);
+
+/* Load the cluster key file the configuration names.  Errors name the
+ * place of the 'key' line: "file:line: key <path>: reason". */
+int ccmap_config_load_key(const struct ccmap_config *c, struct ccmap_key *k,
+			  struct ccmap_cfg_err *e);
+
+/* Can this machine listen on the configured address?  Binds a socket to
+ * the listen IP with port 0 and closes it again (it does not take the
+ * port, so it works while an agent is running).  Errors name the 'listen'
+ * line. */
+int ccmap_config_check_listen(const struct ccmap_config *c, struct ccmap_cfg_err *e);
+
+/* What startup does to one replica. */
+enum ccmap_replica_plan {
+	CCMAP_REPLICA_KEEP = 0,   /* exists with the share's size */
+	CCMAP_REPLICA_CREATE,     /* missing: created empty, then sized */
+	CCMAP_REPLICA_GROW,       /* smaller: extended with zeros (resize grow/any) */
+	CCMAP_REPLICA_SHRINK,     /* larger: truncated (resize any) */
+};
+
+struct ccmap_replica_check {
+	enum ccmap_replica_plan plan;
+	uint64_t size;            /* its size now (0 if missing) */
+	uint64_t dev, ino;        /* if it exists */
+};
+
+/* The decision alone: share i's replica exists (or not) with this size;
+ * may startup use it, and how?  -1 with a message naming the share's line,
+ * the path, both sizes and the option that would allow it. */
+int ccmap_replica_decide(const struct ccmap_config *c, unsigned i, bool exists,
+			 uint64_t size, enum ccmap_replica_plan *plan,
+			 struct ccmap_cfg_err *e);
+
+/* Check every share on this machine without changing anything: its
+ * directory exists and is a directory; the replica, if it exists, is a
+ * regular file (not the replica of another share too), readable and
+ * writable, and of the share's size or allowed to be resized; if missing,
+ * the directory is writable.  Fills out[0..n_shares-1].  Errors name the
+ * share's line. */
+int ccmap_config_check_shares(const struct ccmap_config *c,
+			      struct ccmap_replica_check *out,
+			      struct ccmap_cfg_err *e);
 
 /* Parsers used by the above, exposed for ccmapctl and tests.  On error they
  * return -1 and write a reason (without file/line) to why. */
