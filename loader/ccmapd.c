@@ -34,18 +34,18 @@ static void usage(FILE *f)
 "\n"
 "SYNOPSIS\n"
 "    ccmapd [-c FILE] [-o KEY=VALUE]... [-p POLICY] [-B DIR] [-P DIR] [--clean]\n"
-"           [--check] [-v]...\n"
+"           [--resize-replicas[=grow|any|no]] [--check] [-v]...\n"
 "    ccmapd -h | --help\n"
 "\n"
 "DESCRIPTION\n"
 "    ccmapd runs on every node of a ccmap cluster.  For each share of the\n"
-"    configuration it opens (or creates) the node's local replica and sets it\n"
-"    to the configured size, loads the coherency policy (a BPF struct_ops\n"
-"    program, by default \"msi\"), marks the replica as a share before\n"
-"    anything maps it, and attaches the policy.  From then on every fault on a\n"
-"    mapping of the replica asks the policy: pages this node holds Shared\n"
-"    (read) or Exclusive (read and write) are mapped at once; for the others\n"
-"    the policy posts a request that ccmapd sends to the page's home node.\n"
+"    configuration it opens (or creates) the node's local replica, loads the\n"
+"    coherency policy (a BPF struct_ops program, by default \"msi\"), marks the\n"
+"    replica as a share before anything maps it, and attaches the policy.\n"
+"    From then on every fault on a mapping of the replica asks the policy:\n"
+"    pages this node holds Shared (read) or Exclusive (read and write) are\n"
+"    mapped at once; for the others the policy posts a request that ccmapd\n"
+"    sends to the page's home node.\n"
 "\n"
 "    Every page has a home node (spread round-robin over the configured\n"
 "    nodes) that keeps its owner or its copyset and serialises requests for\n"
@@ -84,6 +84,31 @@ static void usage(FILE *f)
 "    agent unless --clean is given.  Data this node held Exclusive and did\n"
 "    not hand over is lost to the cluster, as a crash would lose it.\n"
 "\n"
+"STARTUP\n"
+"    A start never destroys data.  Before it creates or changes any file\n"
+"    ccmapd checks, in this order: the configuration; the key file; that the\n"
+"    directory of every replica exists; that every existing replica is a\n"
+"    regular file (no other share's) of the share's size; that the listen\n"
+"    address is one of this machine's.  Then it binds the listen socket and\n"
+"    the control socket (so a second agent, or an address in use, stops it\n"
+"    here) and loads the policy.  Only then does it create missing replicas\n"
+"    (mode 0600, zero-filled to the share's size) and resize replicas where\n"
+"    resize_replicas allows it.  A start that fails before that point leaves\n"
+"    every replica as it was, and says so (\"startup failed before any\n"
+"    replica was created or resized\").\n"
+"\n"
+"    A replica whose size differs from its share's is refused (exit status\n"
+"    2) with the share's file:line, the path, both sizes and the option that\n"
+"    allows the change, unless resize_replicas says otherwise: \"grow\"\n"
+"    (--resize-replicas) extends a smaller replica with zeros and still\n"
+"    refuses to shrink one, since shrinking discards the tail of the file;\n"
+"    \"any\" (--resize-replicas=any) also shrinks.  Every resize is logged as a\n"
+"    warning with both sizes.\n"
+"\n"
+"    The share list (names and sizes) is compared with each peer's in the\n"
+"    handshake, after startup.  A mismatch refuses that connection (logged,\n"
+"    counted, shown by ccmapctl status) and never resizes or writes a replica.\n"
+"\n"
 "OPTIONS\n"
 "    -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
 "    -o, --set KEY=VALUE   override a configuration line, e.g. -o node=2,\n"
@@ -97,8 +122,17 @@ static void usage(FILE *f)
 "    -P, --pin-dir DIR     bpffs directory for the pinned maps\n"
 "                          (default " CCMAP_PIN_ROOT_DFL ")\n"
 "        --clean           on exit also unpin the maps and unmanage the shares\n"
-"        --check           check the configuration and the key, print the\n"
-"                          canonical configuration and exit\n"
+"        --resize-replicas[=grow|any|no]\n"
+"                          may a replica whose size differs from its share's\n"
+"                          be resized: grow (the default of the bare option)\n"
+"                          only extends, any also shrinks; same as\n"
+"                          -o resize_replicas=...  (see STARTUP)\n"
+"        --check           run every check of STARTUP that changes nothing\n"
+"                          (configuration, key file, share directories and\n"
+"                          replica sizes, listen address; not the ports, which\n"
+"                          a running agent holds), print the canonical\n"
+"                          configuration and what a start would create or\n"
+"                          resize, and exit\n"
 "    -v, --verbose         per-page tracing (requests, grants, revocations);\n"
 "                          twice: every frame and libbpf's messages\n"
 "    -h, --help            this text\n"
@@ -115,6 +149,8 @@ static void usage(FILE *f)
 "        timeout_ms <n>                   fault deadline (default 5000)\n"
 "        control <path>                   control socket\n"
 "                                         (default /run/ccmap/ccmapd.sock)\n"
+"        resize_replicas no|grow|any      resize a replica of another size\n"
+"                                         (default no; see STARTUP)\n"
 "\n"
 "FILES\n"
 "    " DEFAULT_CONFIG "       default configuration\n"
@@ -138,14 +174,21 @@ static void usage(FILE *f)
 "    Run in the foreground with per-page tracing:\n"
 "        ccmapd -c /etc/ccmap/ccmapd.conf -v\n"
 "\n"
+"    Check a new configuration without touching anything, e.g. after\n"
+"    changing a share's size (then start once with --resize-replicas):\n"
+"        ccmapd -c /etc/ccmap/ccmapd.conf --check\n"
+"\n"
 "    Same configuration file on every node, node id on the command line:\n"
 "        ccmapd -c cluster.conf -o node=3 -o listen=10.77.0.3:7070\n"
 "\n"
 "EXIT STATUS\n"
 "    0   stopped by SIGTERM or SIGINT after a clean shutdown (or --check passed)\n"
 "    1   a run-time failure: the policy did not load or attach, a replica or\n"
-"        socket could not be set up (the log says which and why)\n"
-"    2   a usage, configuration or key file error\n"
+"        socket could not be set up, the listen address is in use (the log\n"
+"        says which and why)\n"
+"    2   a usage, configuration or key file error, or a share this machine\n"
+"        cannot serve as configured: a missing directory, a replica of another\n"
+"        size (see STARTUP), a listen address that is not this machine's\n"
 "\n"
 "SEE ALSO\n"
 "    ccmapctl(1), tools/ccmap-watch.bt, docs in the ccmap source tree\n");
@@ -240,7 +283,13 @@ static int find_object(const char *policy, const char *bpf_dir)
 	return -1;
 }
 
-static int open_replicas(void)
+/* What the checks before startup found for each replica. */
+static struct ccmap_replica_check replica_checks[CCMAP_MAX_SHARES];
+/* Set once open_replicas() may have created or resized a replica. */
+static bool replicas_touched;
+
+/* The shares as the agent sees them; touches no file. */
+static int describe_shares(void)
 {
 	A.n_shares = A.cfg.n_shares;
 	if (ccmap_config_share_descs(&A.cfg, A.descs) != A.n_shares) {
@@ -248,39 +297,137 @@ static int open_replicas(void)
 		return -1;
 	}
 	for (unsigned i = 0; i < A.n_shares; i++) {
-		const struct ccmap_cfg_share *cs = &A.cfg.shares[i];
 		struct share *sh = &A.shares[i];
-		struct stat st;
 
 		sh->id = (uint16_t)i;
-		sh->cfg = cs;
-		sh->npages = cs->size / CCMAP_PAGE_SIZE;
-		sh->fd = open(cs->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		sh->cfg = &A.cfg.shares[i];
+		sh->npages = sh->cfg->size / CCMAP_PAGE_SIZE;
+	}
+	return 0;
+}
+
+/* The file behind sh->fd: a regular file, and no other share's. */
+static int replica_identify(struct share *sh, struct stat *st)
+{
+	const struct ccmap_cfg_share *cs = sh->cfg;
+
+	if (fstat(sh->fd, st)) {
+		log_err("share %s: fstat %s: %s", cs->name, cs->path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		log_err("share %s: replica %s is not a regular file", cs->name, cs->path);
+		return -1;
+	}
+	sh->dev = (uint64_t)st->st_dev;
+	sh->ino = (uint64_t)st->st_ino;
+	for (unsigned j = 0; j < sh->id; j++) {
+		const struct share *o = &A.shares[j];
+
+		if (o->fd >= 0 && o->dev == sh->dev && o->ino == sh->ino) {
+			log_err("share %s: replica %s is the same file as the replica %s of share %s",
+				cs->name, cs->path, o->cfg->path, o->cfg->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int replica_resize(struct share *sh, uint64_t from, bool created)
+{
+	const struct ccmap_cfg_share *cs = sh->cfg;
+
+	if (ftruncate(sh->fd, (off_t)cs->size)) {
+		log_err("share %s: cannot size replica %s to %llu bytes: %s", cs->name, cs->path,
+			(unsigned long long)cs->size, strerror(errno));
+		return -1;
+	}
+	if (created)
+		log_info("share %s: created replica %s, %llu bytes of zeros", cs->name, cs->path,
+			 (unsigned long long)cs->size);
+	else if (from < cs->size)
+		log_warn("share %s: replica %s grown from %llu to %llu bytes (resize_replicas %s)",
+			 cs->name, cs->path, (unsigned long long)from,
+			 (unsigned long long)cs->size, ccmap_resize_name(A.cfg.resize));
+	else
+		log_warn("share %s: replica %s shrunk from %llu to %llu bytes, its last %llu "
+			 "bytes discarded (resize_replicas %s)", cs->name, cs->path,
+			 (unsigned long long)from, (unsigned long long)cs->size,
+			 (unsigned long long)(from - cs->size), ccmap_resize_name(A.cfg.resize));
+	return 0;
+}
+
+/*
+ * Runs only after every check passed, the sockets are bound and the policy
+ * is loaded.  First every existing replica is opened and its size decided
+ * again (it may have changed since the checks); only when all of them are
+ * fine are the missing ones created and the sizes changed that
+ * resize_replicas allows.
+ */
+static int open_replicas(void)
+{
+	enum ccmap_replica_plan plan[CCMAP_MAX_SHARES];
+	uint64_t size[CCMAP_MAX_SHARES];
+	struct ccmap_cfg_err ce;
+	struct stat st;
+
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+		const struct ccmap_cfg_share *cs = sh->cfg;
+
+		size[i] = 0;
+		sh->fd = open(cs->path, O_RDWR | O_CLOEXEC);
 		if (sh->fd < 0) {
-			log_err("share %s: cannot open replica %s: %s", cs->name, cs->path,
-				strerror(errno));
-			return -1;
-		}
-		if (fstat(sh->fd, &st)) {
-			log_err("share %s: fstat %s: %s", cs->name, cs->path, strerror(errno));
-			return -1;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			log_err("share %s: replica %s is not a regular file", cs->name, cs->path);
-			return -1;
-		}
-		if ((uint64_t)st.st_size != cs->size) {
-			if (ftruncate(sh->fd, (off_t)cs->size)) {
-				log_err("share %s: cannot size replica %s to %llu bytes: %s",
-					cs->name, cs->path, (unsigned long long)cs->size,
+			if (errno != ENOENT) {
+				log_err("share %s: cannot open replica %s: %s", cs->name, cs->path,
 					strerror(errno));
 				return -1;
 			}
-			log_info("share %s: replica %s sized from %lld to %llu bytes", cs->name,
-				 cs->path, (long long)st.st_size, (unsigned long long)cs->size);
+			plan[i] = CCMAP_REPLICA_CREATE;
+			continue;
 		}
-		sh->dev = (uint64_t)st.st_dev;
-		sh->ino = (uint64_t)st.st_ino;
+		if (replica_identify(sh, &st))
+			return -1;
+		size[i] = (uint64_t)st.st_size;
+		if (ccmap_replica_decide(&A.cfg, i, true, size[i], &plan[i], &ce)) {
+			log_err("%s", ce.msg);
+			return -1;
+		}
+		if (plan[i] != replica_checks[i].plan || size[i] != replica_checks[i].size)
+			log_warn("share %s: replica %s changed since the startup checks (now %llu "
+				 "bytes)", cs->name, cs->path, (unsigned long long)size[i]);
+	}
+	replicas_touched = true;
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+		const struct ccmap_cfg_share *cs = sh->cfg;
+
+		switch (plan[i]) {
+		case CCMAP_REPLICA_KEEP:
+			break;
+		case CCMAP_REPLICA_CREATE:
+			sh->fd = open(cs->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			if (sh->fd < 0) {
+				log_err("share %s: cannot create replica %s: %s%s", cs->name,
+					cs->path, strerror(errno), errno == EEXIST ?
+					" (it appeared during startup: is another agent starting?)" :
+					"");
+				return -1;
+			}
+			if (replica_identify(sh, &st) || replica_resize(sh, 0, true)) {
+				/* an empty file would be refused by the next start */
+				if (unlink(cs->path))
+					log_warn("share %s: cannot remove %s again: %s", cs->name,
+						 cs->path, strerror(errno));
+				return -1;
+			}
+			break;
+		case CCMAP_REPLICA_GROW:
+		case CCMAP_REPLICA_SHRINK:
+			if (replica_resize(sh, size[i], false))
+				return -1;
+			break;
+		}
 	}
 	return 0;
 }
@@ -441,18 +588,19 @@ int main(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "clean", no_argument, NULL, 'C' },
 		{ "check", no_argument, NULL, 'K' },
+		{ "resize-replicas", optional_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *overrides[MAX_OVERRIDES + 1];
 	static char policy_override[64 + 8];
+	static char resize_override[40];
 	const char *config = DEFAULT_CONFIG, *bpf_dir = NULL, *pin_dir = CCMAP_PIN_ROOT_DFL;
 	const char *policy_path = NULL;
 	unsigned n_over = 0;
 	bool check = false;
 	struct ccmap_cfg_err ce;
-	struct ccmap_err ke;
 	int opt;
 
 	memset(&A, 0, sizeof(A));
@@ -497,6 +645,16 @@ int main(int argc, char **argv)
 		case 'K':
 			check = true;
 			break;
+		case 'R':
+			if (optarg && strcmp(optarg, "grow") && strcmp(optarg, "any") &&
+			    strcmp(optarg, "no")) {
+				fprintf(stderr, "ccmapd: --resize-replicas=%s: expected grow, any "
+					"or no\n", optarg);
+				return 2;
+			}
+			snprintf(resize_override, sizeof(resize_override), "resize_replicas=%s",
+				 optarg ? optarg : "grow");
+			break;
 		case 'v':
 			log_level = log_level < LOG_TRACE ? log_level + 1 : LOG_TRACE;
 			break;
@@ -514,12 +672,25 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	overrides[n_over] = NULL;
-	if (ccmap_config_load(&A.cfg, config, overrides, n_over, &ce)) {
-		fprintf(stderr, "ccmapd: %s\n", ce.msg);
-		return 2;
+	if (resize_override[0]) {
+		if (n_over == MAX_OVERRIDES) {
+			fprintf(stderr, "ccmapd: at most %d -o options\n", MAX_OVERRIDES);
+			return 2;
+		}
+		overrides[n_over++] = resize_override;
+		overrides[n_over] = NULL;
 	}
-	if (ccmap_key_load(A.cfg.key_path, &A.key, &ke)) {
-		fprintf(stderr, "ccmapd: cluster key %s: %s\n", A.cfg.key_path, ke.msg);
+	/*
+	 * Every check comes before anything is created or resized: the
+	 * configuration, the key, the share directories and replicas, the
+	 * listen address; then the sockets are bound and the policy is
+	 * loaded.  Only then are replicas created or resized.
+	 */
+	if (ccmap_config_load(&A.cfg, config, overrides, n_over, &ce) ||
+	    ccmap_config_load_key(&A.cfg, &A.key, &ce) ||
+	    ccmap_config_check_shares(&A.cfg, replica_checks, &ce) ||
+	    ccmap_config_check_listen(&A.cfg, &ce)) {
+		fprintf(stderr, "ccmapd: %s\n", ce.msg);
 		return 2;
 	}
 	if (check) {
@@ -530,7 +701,30 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		fputs(text, stdout);
-		fprintf(stderr, "ccmapd: %s: configuration and key are valid\n", config);
+		for (unsigned i = 0; i < A.cfg.n_shares; i++) {
+			const struct ccmap_cfg_share *cs = &A.cfg.shares[i];
+			unsigned long long have = (unsigned long long)replica_checks[i].size;
+
+			switch (replica_checks[i].plan) {
+			case CCMAP_REPLICA_KEEP:
+				break;
+			case CCMAP_REPLICA_CREATE:
+				fprintf(stderr, "ccmapd: share %s: replica %s does not exist yet: "
+					"a start creates it (%llu bytes of zeros)\n", cs->name,
+					cs->path, (unsigned long long)cs->size);
+				break;
+			case CCMAP_REPLICA_GROW:
+			case CCMAP_REPLICA_SHRINK:
+				fprintf(stderr, "ccmapd: share %s: replica %s is %llu bytes: a start "
+					"%s it to %llu bytes (resize_replicas %s)\n", cs->name,
+					cs->path, have, replica_checks[i].plan == CCMAP_REPLICA_GROW ?
+					"grows" : "shrinks", (unsigned long long)cs->size,
+					ccmap_resize_name(A.cfg.resize));
+				break;
+			}
+		}
+		fprintf(stderr, "ccmapd: %s: configuration, key, listen address and shares are "
+			"valid\n", config);
 		return 0;
 	}
 	if (snprintf(A.pin_dir, sizeof(A.pin_dir), "%s", pin_dir) >= (int)sizeof(A.pin_dir)) {
@@ -566,10 +760,13 @@ int main(int argc, char **argv)
 		 A.n_peers, A.cfg.n_shares, policy_path ? policy_path : A.cfg.policy,
 		 (unsigned long long)A.incarnation);
 
-	if (find_object(policy_path ? policy_path : A.cfg.policy, bpf_dir) ||
-	    open_replicas() || setup_fds() || bpf_setup() || coh_init() ||
-	    bpf_add_shares() || bpf_attach() || net_listen() || ctl_listen()) {
-		log_err("startup failed");
+	if (describe_shares() || find_object(policy_path ? policy_path : A.cfg.policy, bpf_dir) ||
+	    setup_fds() || net_listen() || ctl_listen() || bpf_setup() ||
+	    open_replicas() || coh_init() || bpf_add_shares() || bpf_attach()) {
+		if (replicas_touched)
+			log_err("startup failed");
+		else
+			log_err("startup failed before any replica was created or resized");
 		cleanup();
 		return 1;
 	}
