@@ -10,8 +10,20 @@
 # cluster key.  Every node starts ccmapd, waits 20 s, and checks that no
 # connection was authenticated, that the refusals are counted and logged
 # with a clear reason (share size mismatch; failed authentication), and
-# that ccmapd still stops cleanly on SIGTERM.  TAP output; exit 0 when all
-# checks passed.  Same environment variables as run.sh.
+# that ccmapd still stops cleanly on SIGTERM.
+#
+# Startup never destroys data (every node): the replica of "data" exists
+# with random bytes before the agent starts, and the refused handshakes
+# (share list mismatch included) leave it byte for byte as it was.  While
+# the agent runs, a second ccmapd whose listen address is in use, one whose
+# control socket is in use, and one with a replica of another size all fail
+# and leave their replicas unchanged and create none.  After it stopped, a
+# single-node ccmapd with --resize-replicas grows a smaller replica (old
+# bytes kept, zeros after), and with --resize-replicas=any shrinks a larger
+# one.  (tests/unit/ccmapd_startup.sh checks the rest on the host.)
+#
+# TAP output; exit 0 when all checks passed.  Same environment variables as
+# run.sh.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,13 +50,71 @@ key=6363 size=65536
 cluster_key "$work/cluster.key" "$key"
 cluster_config "$work/ccmapd.conf" "$work/cluster.key" "$sock" \
 	"share data $work/data size $size"
+sum() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
+same() { [ "$1" = "$2" ] && echo 0 || echo 1; }
+# fill FILE SIZE: a replica with SIZE random bytes
+fill() { head -c "$2" /dev/urandom > "$1" && chmod 600 "$1"; }
+# up SOCKET [PID]: wait up to 60 s until the agent behind SOCKET answers
+# (not when process PID has exited)
+up() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		"$bin/ccmapctl" -s "$1" raw ping > /dev/null 2>&1 && return 0
+		[ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null && return 1
+		sleep 0.1
+	done
+	return 1
+}
+# second NAME CONF ARGS...: a second ccmapd that must not start; sets $rc
+second() {
+	local name=$1 conf=$2
+	shift 2
+	timeout 60 "$bin/ccmapd" -c "$conf" -B "$bpfdir" "$@" > "$out/$name.log" 2>&1
+	rc=$?
+}
+
+fill "$work/data" "$size"
+data_sum=$(sum "$work/data")
 
 "$bin/ccmapd" -c "$work/ccmapd.conf" -B "$bpfdir" > "$out/ccmapd.log" 2>&1 &
 agent=$!
-for ((i = 0; i < 600; i++)); do ctl raw ping > /dev/null 2>&1 && break; sleep 0.1; done
-ctl raw ping > /dev/null 2>&1
+up "$sock"
 tap $? "ccmapd is up"
-sleep 20
+t0=$SECONDS
+
+# ---- second agents that must fail without touching their replicas ------
+fill "$work/extra" 16384
+extra_sum=$(sum "$work/extra")
+cluster_config "$work/inuse.conf" "$work/cluster.key" "$work/inuse.sock" \
+	"share data $work/extra size 64K" "share more $work/missing size 64K"
+second inuse "$work/inuse.conf" --resize-replicas
+grep -q "cannot listen on 10.77.0.$node:7070: Address already in use" "$out/inuse.log" &&
+	grep -q "startup failed before any replica was created or resized" "$out/inuse.log"
+g=$?
+tap $([ $rc = 1 ] && [ $g = 0 ] && echo 0 || echo 1) "a second ccmapd on the listen address in use fails (status $rc) before touching replicas"
+tap $(same "$(sum "$work/extra")" "$extra_sum") "... its replica (allowed to grow) is unchanged"
+tap $([ ! -e "$work/missing" ] && echo 0 || echo 1) "... its missing replica was not created"
+
+sed "s|^control .*|control $sock|; s|^listen .*|listen 10.77.0.$node:7071|" \
+	"$work/inuse.conf" > "$work/ctl.conf"
+second ctlinuse "$work/ctl.conf" --resize-replicas
+grep -q "control socket $sock is in use" "$out/ctlinuse.log" &&
+	grep -q "startup failed before any replica was created or resized" "$out/ctlinuse.log"
+g=$?
+tap $([ $rc = 1 ] && [ $g = 0 ] && echo 0 || echo 1) "a second ccmapd on the control socket in use fails (status $rc) before touching replicas"
+tap $(same "$(sum "$work/extra")" "$extra_sum") "... its replica is unchanged"
+tap $([ ! -e "$work/missing" ] && echo 0 || echo 1) "... its missing replica was not created"
+
+cluster_config "$work/size.conf" "$work/cluster.key" "$work/size.sock" \
+	"share data $work/extra size 64K"
+second size "$work/size.conf"
+grep -q "size.conf:[0-9]*: share 'data': replica $work/extra is 16384 bytes but the share is 65536 bytes; not resizing it" "$out/size.log"
+g=$?
+tap $([ $rc = 2 ] && [ $g = 0 ] && echo 0 || echo 1) "a replica of another size is refused (status $rc) with file:line and both sizes"
+tap $(same "$(sum "$work/extra")" "$extra_sum") "... and is unchanged"
+ctl raw ping > /dev/null 2>&1
+tap $? "the running agent is not disturbed"
+sleep $((20 - (SECONDS - t0) > 0 ? 20 - (SECONDS - t0) : 0))
 
 ctl status > "$out/status.txt" 2>&1
 ctl stats > "$out/stats.txt" 2>&1
@@ -68,5 +138,54 @@ esac
 cluster_stop $agent
 rc=$stop_status
 tap $([ "$rc" = 0 ] && echo 0 || echo 1) "ccmapd exits 0 on SIGTERM (status $rc)"
+tap $(same "$(sum "$work/data")" "$data_sum") "the refused handshakes left the replica of 'data' ($size bytes) byte for byte as it was"
+
+# ---- --resize-replicas on a single-node agent -----------------------------
+# solo NAME SHARE-LINE ARGS...: a one-node ccmapd on port 7071 until it is
+# up, then SIGTERM; sets $rc (its status, or "not up")
+solo() {
+	local name=$1 share=$2 pid
+	shift 2
+	{
+		echo "node $node"
+		echo "listen 10.77.0.$node:7071"
+		echo "key $work/cluster.key"
+		echo "control $work/solo.sock"
+		echo "$share"
+	} > "$work/$name.conf"
+	"$bin/ccmapd" -c "$work/$name.conf" -B "$bpfdir" --clean "$@" > "$out/$name.log" 2>&1 &
+	pid=$!
+	if up "$work/solo.sock" $pid; then
+		cluster_stop $pid
+		rc=$stop_status
+	else
+		cluster_stop $pid
+		rc="not up"
+	fi
+}
+fill "$work/grow" 16384
+cp "$work/grow" "$work/grow.orig"
+solo grow "share g $work/grow size 64K" --resize-replicas
+tap $([ "$rc" = 0 ] && echo 0 || echo 1) "ccmapd --resize-replicas runs with a smaller replica (status $rc)"
+grep -q "share g: replica $work/grow grown from 16384 to 65536 bytes (resize_replicas grow)" "$out/grow.log"
+tap $? "... and logs the growth with both sizes"
+tap $([ "$(stat -c %s "$work/grow")" = 65536 ] && echo 0 || echo 1) "... the replica is now 65536 bytes"
+cmp -s -n 16384 "$work/grow" "$work/grow.orig" &&
+	cmp -s -n 49152 -i 16384:0 "$work/grow" /dev/zero
+tap $? "... its first 16384 bytes are unchanged and zeros follow"
+
+fill "$work/shrink" 131072
+cp "$work/shrink" "$work/shrink.orig"
+solo shrink "share s $work/shrink size 64K" --resize-replicas
+grep -q "replica $work/shrink is 131072 bytes but the share is 65536 bytes; not shrinking it" "$out/shrink.log"
+g=$?
+tap $([ "$rc" != 0 ] && [ $g = 0 ] && [ "$(sum "$work/shrink")" = "$(sum "$work/shrink.orig")" ] && echo 0 || echo 1) \
+	"--resize-replicas (grow) refuses to shrink a larger replica (status $rc, bytes unchanged)"
+solo shrink "share s $work/shrink size 64K" --resize-replicas=any
+tap $([ "$rc" = 0 ] && [ "$(stat -c %s "$work/shrink")" = 65536 ] && echo 0 || echo 1) \
+	"--resize-replicas=any shrinks it to 65536 bytes (status $rc)"
+cmp -s -n 65536 "$work/shrink" "$work/shrink.orig" &&
+	grep -q "shrunk from 131072 to 65536 bytes, its last 65536 bytes discarded" "$out/shrink.log"
+tap $? "... keeping its first 65536 bytes, with a warning that names what was discarded"
 echo "1..$n"
 [ $failed = 0 ]
