@@ -29,6 +29,7 @@
 #define P_PAGEMSG  (24 + CCMAP_PAGE_SIZE)
 #define P_HELLO_MIN 48
 #define P_ERROR_MIN 16
+#define P_SESS     32
 
 /* Largest page index: byte offsets must fit in 64 bits with room. */
 #define CCMAP_MAX_PAGE ((UINT64_C(1) << 52) - 1)
@@ -75,6 +76,8 @@ const char *ccmap_type_name(unsigned type)
 	case CCMAP_T_PING: return "PING";
 	case CCMAP_T_PONG: return "PONG";
 	case CCMAP_T_BYE: return "BYE";
+	case CCMAP_T_RESUME: return "RESUME";
+	case CCMAP_T_ACK: return "ACK";
 	case CCMAP_T_READ_REQ: return "READ_REQ";
 	case CCMAP_T_WRITE_REQ: return "WRITE_REQ";
 	case CCMAP_T_GRANT: return "GRANT";
@@ -143,6 +146,10 @@ static bool type_limits(unsigned type, uint32_t *min, uint32_t *max)
 		return true;
 	case CCMAP_T_BYE:
 		*min = *max = 4;
+		return true;
+	case CCMAP_T_RESUME:
+	case CCMAP_T_ACK:
+		*min = *max = P_SESS;
 		return true;
 	case CCMAP_T_READ_REQ:
 	case CCMAP_T_WRITE_REQ:
@@ -230,6 +237,20 @@ static int check_hello(const struct ccmap_hello *h, struct ccmap_err *err)
 	return 0;
 }
 
+/* RESUME / ACK: both incarnations nonzero, only defined flags. */
+static int check_sess(unsigned type, const struct ccmap_sessmsg *x, struct ccmap_err *err)
+{
+	uint16_t allowed = type == CCMAP_T_RESUME ? CCMAP_RESUME_F_FRESH : 0;
+
+	if (x->from_inc == 0 || x->to_inc == 0)
+		return ccmap_fail(err, CCMAP_E_RANGE, "%s incarnation must not be 0",
+			    ccmap_type_name(type));
+	if (x->flags & ~allowed)
+		return ccmap_fail(err, CCMAP_E_RANGE, "%s flags 0x%04x invalid",
+			    ccmap_type_name(type), x->flags);
+	return 0;
+}
+
 static bool printable(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -314,6 +335,19 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 		ccmap_put_le16(p, m->u.bye.code);
 		ccmap_put_le16(p + 2, 0);
 		return 4;
+	case CCMAP_T_RESUME:
+	case CCMAP_T_ACK:
+		rc = check_sess(m->hdr.type, &m->u.sess, err);
+		if (rc)
+			return rc;
+		NEED(P_SESS);
+		ccmap_put_le64(p, m->u.sess.from_inc);
+		ccmap_put_le64(p + 8, m->u.sess.to_inc);
+		ccmap_put_le64(p + 16, m->u.sess.delivered);
+		ccmap_put_le16(p + 24, m->u.sess.flags);
+		ccmap_put_le16(p + 26, 0);
+		ccmap_put_le32(p + 28, 0);
+		return P_SESS;
 	case CCMAP_T_READ_REQ:
 	case CCMAP_T_WRITE_REQ:
 		rc = check_share_page(m->u.req.share, m->u.req.page, err);
@@ -651,6 +685,16 @@ static int get_payload(const struct ccmap_hdr *h, const uint8_t *p,
 		if (m->u.bye.code >= CCMAP_E_MAX)
 			return ccmap_fail(err, CCMAP_E_RANGE, "BYE code %u out of range", m->u.bye.code);
 		return 0;
+	case CCMAP_T_RESUME:
+	case CCMAP_T_ACK:
+		m->u.sess.from_inc = ccmap_get_le64(p);
+		m->u.sess.to_inc = ccmap_get_le64(p + 8);
+		m->u.sess.delivered = ccmap_get_le64(p + 16);
+		m->u.sess.flags = ccmap_get_le16(p + 24);
+		if ((rc = zero16(p + 26, "session.reserved", err)) ||
+		    (rc = zero32(p + 28, "session.reserved2", err)))
+			return rc;
+		return check_sess(h->type, &m->u.sess, err);
 	case CCMAP_T_READ_REQ:
 	case CCMAP_T_WRITE_REQ:
 		m->u.req.share = ccmap_get_le16(p);

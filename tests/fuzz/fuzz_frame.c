@@ -8,7 +8,9 @@
  *   - a frame the decoder accepts re-encodes to exactly the same bytes
  *     (the encoding is canonical, so nothing is ignored or misread);
  *   - one-shot decoding and stream reassembly accept the same frames;
- *   - decoded handshake frames never crash the handshake state machine.
+ *   - decoded handshake frames never crash the handshake state machine;
+ *   - decoded RESUME and ACK frames applied to a session with messages in
+ *     flight either are refused or leave its queue consistent.
  *
  * Build: clang-19 -fsanitize=fuzzer,address,undefined -Iloader/include \
  *          loader/lib/\*.c tests/fuzz/fuzz_frame.c -lcrypto -lz
@@ -17,6 +19,7 @@
  */
 #include <ccmap/auth.h>
 #include <ccmap/proto.h>
+#include <ccmap/session.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +75,34 @@ static void poke_handshake(const struct ccmap_msg *m)
 	}
 }
 
+static void poke_session(const struct ccmap_msg *m)
+{
+	struct ccmap_sess s = { 0 };
+	struct ccmap_msg q;
+	struct ccmap_err err;
+	int rc;
+
+	if (m->hdr.type != CCMAP_T_RESUME && m->hdr.type != CCMAP_T_ACK)
+		return;
+	ccmap_sess_init(&s, 11, 9);
+	for (unsigned i = 0; i < 5; i++) {
+		ccmap_msg_init(&q, CCMAP_T_READ_REQ, 1, 0, i);
+		if (ccmap_sess_push(&s, &q) != (long)i + 1)
+			abort();
+		if (i < 3)
+			ccmap_sess_xmitted(&s);
+	}
+	if (m->hdr.type == CCMAP_T_RESUME)
+		rc = ccmap_sess_resume(&s, m->u.sess.delivered, &err);
+	else
+		rc = ccmap_sess_ack(&s, m->u.sess.delivered, &err);
+	/* 3 were written: only 0..3 can have been delivered */
+	if ((rc == 0) != (m->u.sess.delivered <= 3) ||
+	    s.qlen != 5 - (rc == 0 ? m->u.sess.delivered : 0))
+		abort();
+	ccmap_sess_free(&s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct ccmap_rx rx;
@@ -103,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		check_canonical(data + off, used, &m);
 		poke_handshake(&m);
+		poke_session(&m);
 		off += used;
 		accepted_oneshot++;
 	}
@@ -154,9 +186,9 @@ static void put(const char *dir, const char *name, uint8_t mode, const uint8_t *
 
 int main(int argc, char **argv)
 {
-	static uint8_t page[CCMAP_PAGE_SIZE], buf[CCMAP_MAX_FRAME], all[20 * CCMAP_MAX_FRAME];
-	static const unsigned types[] = { 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
-					  24, 25, 26 };
+	static uint8_t page[CCMAP_PAGE_SIZE], buf[CCMAP_MAX_FRAME], all[24 * CCMAP_MAX_FRAME];
+	static const unsigned types[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 18, 19, 20, 21, 22,
+					  23, 24, 25, 26 };
 	const char *dir = argc > 1 ? argv[1] : ".";
 	size_t alln = 0;
 	struct ccmap_msg m;
@@ -183,6 +215,13 @@ int main(int argc, char **argv)
 				m.u.error.share = CCMAP_NO_SHARE;
 				m.u.error.page = CCMAP_NO_PAGE;
 				strcpy(m.u.error.reason, "share list mismatch");
+				break;
+			case CCMAP_T_RESUME:
+			case CCMAP_T_ACK:
+				m.u.sess.from_inc = 9;
+				m.u.sess.to_inc = 11;
+				m.u.sess.delivered = 1234;
+				m.u.sess.flags = types[t] == CCMAP_T_RESUME ? CCMAP_RESUME_F_FRESH : 0;
 				break;
 			case CCMAP_T_GRANT:
 				m.u.grant.mode = CCMAP_MODE_E;

@@ -23,7 +23,7 @@ static const struct ccmap_mac_key mkey = { .key = "0123456789abcdef0123456789abc
 
 static const unsigned all_types[] = {
 	CCMAP_T_HELLO, CCMAP_T_HELLO_ACK, CCMAP_T_AUTH, CCMAP_T_ERROR, CCMAP_T_PING,
-	CCMAP_T_PONG, CCMAP_T_BYE, CCMAP_T_READ_REQ, CCMAP_T_WRITE_REQ, CCMAP_T_GRANT,
+	CCMAP_T_PONG, CCMAP_T_BYE, CCMAP_T_RESUME, CCMAP_T_ACK, CCMAP_T_READ_REQ, CCMAP_T_WRITE_REQ, CCMAP_T_GRANT,
 	CCMAP_T_INVALIDATE, CCMAP_T_INV_ACK, CCMAP_T_DOWNGRADE, CCMAP_T_DOWNGRADE_ACK,
 	CCMAP_T_FETCH, CCMAP_T_FETCH_ACK, CCMAP_T_WRITEBACK, CCMAP_T_WRITEBACK_ACK,
 };
@@ -72,6 +72,13 @@ static void sample(struct ccmap_msg *m, unsigned type, int variant)
 		break;
 	case CCMAP_T_BYE:
 		m->u.bye.code = CCMAP_E_NODE_DOWN;
+		break;
+	case CCMAP_T_RESUME:
+	case CCMAP_T_ACK:
+		m->u.sess.from_inc = variant ? UINT64_MAX : 0x1111222233334444ull;
+		m->u.sess.to_inc = variant ? 1 : 0x5555666677778888ull;
+		m->u.sess.delivered = variant ? UINT64_MAX : 12345;
+		m->u.sess.flags = type == CCMAP_T_RESUME && variant ? CCMAP_RESUME_F_FRESH : 0;
 		break;
 	case CCMAP_T_READ_REQ:
 	case CCMAP_T_WRITE_REQ:
@@ -148,6 +155,12 @@ static bool msg_equal(const struct ccmap_msg *a, const struct ccmap_msg *b)
 		return a->u.ping.stamp == b->u.ping.stamp;
 	case CCMAP_T_BYE:
 		return a->u.bye.code == b->u.bye.code;
+	case CCMAP_T_RESUME:
+	case CCMAP_T_ACK:
+		return a->u.sess.from_inc == b->u.sess.from_inc &&
+		       a->u.sess.to_inc == b->u.sess.to_inc &&
+		       a->u.sess.delivered == b->u.sess.delivered &&
+		       a->u.sess.flags == b->u.sess.flags;
 	case CCMAP_T_READ_REQ:
 	case CCMAP_T_WRITE_REQ:
 		return a->u.req.share == b->u.req.share && a->u.req.page == b->u.req.page &&
@@ -336,10 +349,14 @@ static void test_decode_errors(void)
 
 	/* bad version */
 	n = enc(CCMAP_T_PING, 0, f);
-	f[4] = 2;
+	f[4] = 1;	/* an agent from before the session (RESUME, ACK) */
 	refix(f);
-	expect_err(f, (size_t)n, NULL, false, CCMAP_E_BAD_VERSION, "version 2", "version 2");
-	expect_err(f, 5, NULL, false, CCMAP_E_BAD_VERSION, "version 2", "version 2, 5 bytes");
+	expect_err(f, (size_t)n, NULL, false, CCMAP_E_BAD_VERSION,
+		   "unsupported protocol version 1 (this agent speaks 2)", "version 1");
+	expect_err(f, 5, NULL, false, CCMAP_E_BAD_VERSION, "version 1", "version 1, 5 bytes");
+	f[4] = 3;
+	refix(f);
+	expect_err(f, (size_t)n, NULL, false, CCMAP_E_BAD_VERSION, "version 3", "version 3");
 
 	/* truncated */
 	n = enc(CCMAP_T_READ_REQ, 0, f);
@@ -543,6 +560,62 @@ static void test_decode_errors(void)
 	refix(f);
 	expect_err(f, (size_t)n, NULL, false, CCMAP_E_BAD_LENGTH, "below the minimum",
 		   "PING with 4-byte payload");
+
+	/* RESUME and ACK: exact length, reserved fields, incarnations, flags */
+	n = enc(CCMAP_T_RESUME, 0, f);
+	OK(n == CCMAP_HDR_LEN + 32, "RESUME is a 32-byte payload (%ld bytes)", n);
+	ccmap_put_le32(f + 12, 33);
+	refix(f);
+	expect_err(f, (size_t)n + 1, NULL, false, CCMAP_E_OVERSIZED, "exceeds the maximum of 32",
+		   "RESUME with a 33-byte payload");
+	n = enc(CCMAP_T_ACK, 0, f);
+	ccmap_put_le32(f + 12, 31);
+	refix(f);
+	expect_err(f, (size_t)n, NULL, false, CCMAP_E_BAD_LENGTH, "below the minimum of 32",
+		   "ACK with a 31-byte payload");
+	n = enc(CCMAP_T_RESUME, 0, f);
+	ccmap_put_le64(f + 40, 0);
+	refix(f);
+	expect_err(f, (size_t)n, NULL, false, CCMAP_E_RANGE, "RESUME incarnation must not be 0",
+		   "RESUME from incarnation 0");
+	n = enc(CCMAP_T_ACK, 0, f);
+	ccmap_put_le64(f + 48, 0);
+	refix(f);
+	expect_err(f, (size_t)n, NULL, false, CCMAP_E_RANGE, "ACK incarnation must not be 0",
+		   "ACK to incarnation 0");
+	n = enc(CCMAP_T_RESUME, 0, f);
+	ccmap_put_le16(f + 40 + 24, 2);
+	refix(f);
+	expect_err(f, (size_t)n, NULL, false, CCMAP_E_RANGE, "RESUME flags 0x0002",
+		   "RESUME with an unknown flag");
+	n = enc(CCMAP_T_ACK, 0, f);
+	ccmap_put_le16(f + 40 + 24, CCMAP_RESUME_F_FRESH);
+	refix(f);
+	expect_err(f, (size_t)n, NULL, false, CCMAP_E_RANGE, "ACK flags 0x0001",
+		   "ACK with the FRESH flag");
+	n = enc(CCMAP_T_RESUME, 0, f);
+	ccmap_put_le16(f + 40 + 26, 1);
+	refix(f);
+	expect_err(f, (size_t)n, NULL, false, CCMAP_E_RANGE, "session.reserved is",
+		   "RESUME reserved u16 not 0");
+	n = enc(CCMAP_T_ACK, 0, f);
+	ccmap_put_le32(f + 40 + 28, 1);
+	refix(f);
+	expect_err(f, (size_t)n, NULL, false, CCMAP_E_RANGE, "session.reserved2",
+		   "ACK reserved u32 not 0");
+	{
+		struct ccmap_msg m;
+		struct ccmap_err err;
+
+		sample(&m, CCMAP_T_ACK, 0);
+		m.u.sess.to_inc = 0;
+		OK(ccmap_encode(&m, NULL, f, CCMAP_MAX_FRAME, &err) == -CCMAP_E_RANGE,
+		   "encode refuses an ACK to incarnation 0: %s", err.msg);
+		sample(&m, CCMAP_T_ACK, 0);
+		m.u.sess.flags = CCMAP_RESUME_F_FRESH;
+		OK(ccmap_encode(&m, NULL, f, CCMAP_MAX_FRAME, &err) == -CCMAP_E_RANGE,
+		   "encode refuses an ACK with the FRESH flag: %s", err.msg);
+	}
 }
 
 /* Stream of frames: every type and variant, seq 0.., with or without MAC. */

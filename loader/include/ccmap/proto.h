@@ -30,7 +30,7 @@ extern "C" {
 /* ---- constants -------------------------------------------------------- */
 
 #define CCMAP_MAGIC           0x504d4343u /* bytes "CCMP" on the wire */
-#define CCMAP_PROTO_VERSION   1
+#define CCMAP_PROTO_VERSION   2           /* 2: RESUME and ACK (the session) */
 #define CCMAP_HDR_LEN         40
 #define CCMAP_MAC_LEN         32          /* HMAC-SHA256 trailer */
 #define CCMAP_PAGE_SIZE       4096
@@ -62,6 +62,8 @@ enum ccmap_msg_type {
 	CCMAP_T_PING          = 5,
 	CCMAP_T_PONG          = 6,
 	CCMAP_T_BYE           = 7,
+	CCMAP_T_RESUME        = 8,   /* session: first frame after AUTH */
+	CCMAP_T_ACK           = 9,   /* session: cumulative acknowledgement */
 	CCMAP_T_READ_REQ      = 16,
 	CCMAP_T_WRITE_REQ     = 17,
 	CCMAP_T_GRANT         = 18,
@@ -79,6 +81,9 @@ enum ccmap_msg_type {
 enum ccmap_mode { CCMAP_MODE_S = 1, CCMAP_MODE_E = 2 };
 
 #define CCMAP_GRANT_F_DATA    0x01u       /* GRANT carries the page */
+
+/* RESUME flags */
+#define CCMAP_RESUME_F_FRESH  0x0001u     /* the sender has no session with the receiver */
 
 /* WRITEBACK_ACK status */
 enum ccmap_wb_status { CCMAP_WB_OK = 0, CCMAP_WB_STALE = 1 };
@@ -212,6 +217,16 @@ struct ccmap_error_msg {
 };
 
 struct ccmap_ping { uint64_t stamp; };
+
+/* RESUME and ACK: the session above the connections (docs/protocol.md §3.1).
+ * delivered = how many session messages of the receiver this node has
+ * delivered in the session (from_inc, to_inc). */
+struct ccmap_sessmsg {
+	uint64_t from_inc;     /* sender's incarnation, nonzero */
+	uint64_t to_inc;       /* receiver's incarnation as the sender knows it, nonzero */
+	uint64_t delivered;
+	uint16_t flags;        /* RESUME: CCMAP_RESUME_F_FRESH; ACK: 0 */
+};
 struct ccmap_bye  { uint16_t code; };
 
 struct ccmap_msg {
@@ -226,6 +241,7 @@ struct ccmap_msg {
 		struct ccmap_wback_ack  wback;
 		struct ccmap_error_msg  error;
 		struct ccmap_ping       ping;
+		struct ccmap_sessmsg    sess;
 		struct ccmap_bye        bye;
 	} u;
 };
