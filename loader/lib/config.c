@@ -868,6 +868,9 @@ int ccmap_config_check_shares(const struct ccmap_config *c,
 			if (errno != ENOENT)
 				return cfg_fail(e, &w, "share '%s': replica %.100s: %s", s->name,
 						s->path, strerror(errno));
+			if (lstat(s->path, &st) == 0)
+				return cfg_fail(e, &w, "share '%s': replica %.100s is a symbolic "
+						"link to a file that does not exist", s->name, s->path);
 			if (access(dir, W_OK | X_OK))
 				return cfg_fail(e, &w, "share '%s': replica %.100s does not exist "
 						"and cannot be created in %.100s: %s", s->name,

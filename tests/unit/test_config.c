@@ -534,6 +534,11 @@ static void test_shares(void)
 	   strstr(e.msg, "is 0 bytes but the share is 65536 bytes; not resizing it"),
 	   "decide: an empty replica is refused too (no silent zero-fill of a truncated file)");
 
+	OK(symlink(tpath("nowhere"), tpath("dangling")) == 0 &&
+	   load_one("/k", tpath("dangling"), "64K", NULL) == 0 &&
+	   ccmap_config_check_shares(&c, rc, &e) == -1 &&
+	   msg_is("t.conf:5: share 'data': replica %s is a symbolic link to a file that does "
+		  "not exist", tpath("dangling")), "dangling symbolic link: refused, file:line");
 	OK(mkdir(tpath("adir"), 0700) == 0 && load_one("/k", tpath("adir"), "64K", NULL) == 0 &&
 	   ccmap_config_check_shares(&c, rc, &e) == -1 &&
 	   msg_is("t.conf:5: share 'data': replica %s is not a regular file", tpath("adir")),
