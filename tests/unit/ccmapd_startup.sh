@@ -188,6 +188,11 @@ tap $? "... says so, and that no replica was created or resized" "$tmp/l12"
 tap $(is "$(sum "$data")" "$before") "... the replica it was allowed to grow is unchanged"
 [ ! -e "$other" ]
 tap $? "... the missing replica was not created"
+conf "$tmp/c2.conf" "$key" "127.0.0.1:$port" "share data $data size 8K" "share other $other size 8K"
+run "$tmp/l12b" -c "$tmp/c2.conf"
+tap $(is "$rc" 1) "the same without --resize-replicas (replica of the right size, one missing): fails" "$tmp/l12b"
+[ ! -e "$other" ] && [ "$(sum "$data")" = "$before" ]
+tap $? "... creating nothing and leaving the existing replica as it was" "$tmp/l12b"
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 holder=
