@@ -24,6 +24,7 @@
 #include <ccmap/config.h>
 #include <ccmap/directory.h>
 #include <ccmap/proto.h>
+#include <ccmap/session.h>
 
 #include "ccmap_abi.h"
 
@@ -93,6 +94,9 @@ struct conn {
 	size_t tx_len, tx_off, tx_cap;
 	uint64_t born_ms, last_rx_ms;
 	bool want_out;			/* EPOLLOUT registered */
+	bool resumed;			/* the peer's RESUME arrived: session traffic flows */
+	bool fresh_sent;		/* our RESUME said we had no session */
+	uint8_t inject;			/* test hook: damage the next frame (INJECT_*) */
 	struct conn *next;		/* all connections */
 };
 
@@ -105,8 +109,19 @@ struct peer {
 	uint64_t next_dial_ms;
 	unsigned backoff_ms;
 	uint64_t incarnation;
-	uint64_t ups, downs;
-	bool down_pending;		/* lost; coh_peer_down() still to run */
+	uint64_t ups, downs;		/* sessions started / declared down */
+	bool down_pending;		/* declared down; coh_peer_down() still to run */
+	/*
+	 * Membership, interim failure detector (until corosync): a peer is a
+	 * member ("alive") from its first authenticated connection until it
+	 * has had no authenticated connection for peer_dead_ms, says BYE, or
+	 * comes back with another incarnation.  A lost connection alone
+	 * changes nothing: the session resumes on the next one.
+	 */
+	bool alive;
+	uint64_t lost_ms;		/* when the last connection was lost */
+	uint64_t conns_lost, resumes;
+	struct ccmap_sess sess;		/* our session with it */
 	uint64_t last_ping_ms, rtt_us;
 	char last_error[256];
 };
@@ -134,6 +149,14 @@ struct agent_stats {
 	uint64_t home_unreachable;
 	uint64_t conns_accepted, conns_dialled, conns_authed, conns_closed;
 	uint64_t auth_failures;
+	uint64_t conns_lost;		/* authenticated connections lost, peer still a member */
+	uint64_t idle_timeouts;		/* of those: closed for lack of traffic */
+	uint64_t sess_resumed;		/* sessions resumed on a new connection */
+	uint64_t sess_reset;		/* sessions that had state and were started anew */
+	uint64_t peers_down;		/* peers declared down (failure detector, BYE, restart) */
+	uint64_t sess_retransmitted;	/* session messages sent again after a RESUME */
+	uint64_t sess_acks_sent, sess_acks_recv;
+	uint64_t injected;		/* test hook: frames damaged on purpose */
 	uint64_t bad_frames[CCMAP_E_MAX];	/* by enum ccmap_errcode */
 	uint64_t prog_errors;		/* syscall programs that failed */
 	uint64_t io_errors;		/* pread/pwrite of replicas */
@@ -225,7 +248,16 @@ void net_event(struct conn *c, uint32_t events);
 /* Send m to node dst (self: the self FIFO).  0, or -1 if dst is not
  * connected (logged by the caller). */
 int net_send(uint16_t dst, struct ccmap_msg *m);
-bool net_peer_up(uint16_t node);
+bool net_peer_up(uint16_t node);	/* a member: messages to it are delivered */
+/* Interim failure detector and idle timeout (ms); ccmapctl debug set. */
+extern unsigned net_peer_dead_ms, net_idle_timeout_ms;
+#define NET_PEER_DEAD_MS_DFL	15000
+#define NET_IDLE_TIMEOUT_MS_DFL	15000
+enum { INJECT_NONE = 0, INJECT_MAC, INJECT_SEQ };
+/* Test hooks: damage the next frame to @node (INJECT_*), or drop the
+ * connection.  0, or -1 if there is no authenticated connection. */
+int net_inject(uint16_t node, int how);
+int net_drop(uint16_t node, const char *why);
 void net_shutdown(void);
 void conn_close(struct conn *c, const char *why);
 void net_process_downs(void);		/* after every handler */

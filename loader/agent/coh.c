@@ -118,7 +118,7 @@ static void dir_send(struct share *sh, const struct ccmap_dir_out *o)
 	}
 send:
 	if (net_send(o->dst, &m))
-		log_warn("share %s page %llu: cannot send %s to node %u: not connected",
+		log_warn("share %s page %llu: cannot send %s to node %u: it is down",
 			 sh->cfg->name, (unsigned long long)o->page,
 			 ccmap_type_name(m.hdr.type), o->dst);
 	else if (o->dst != A.self)
@@ -147,7 +147,7 @@ static void dir_emit(void *ctx, const struct ccmap_dir_out *o)
 		break;
 	case CCMAP_DO_REVERT:
 		A.st.reverts++;
-		log_warn("share %s page %llu: its owner died; reverts to the home copy (v%llu)",
+		log_warn("share %s page %llu: its owner is down; reverts to the home copy (v%llu)",
 			 sh->cfg->name, (unsigned long long)o->page,
 			 (unsigned long long)o->version);
 		break;
@@ -172,7 +172,7 @@ static void send_req(struct share *sh, uint64_t page, const struct ccmap_np_acti
 		/* Nobody can serve it: undo and fail the waiting faults. */
 		np->pending = 0;
 		A.st.home_unreachable++;
-		log_warn("share %s page %llu: home node %u is not connected: the fault fails",
+		log_warn("share %s page %llu: home node %u is down: the fault fails",
 			 sh->cfg->name, (unsigned long long)page, home);
 		prog_fail(sh, page, EHOSTUNREACH);
 		return;
@@ -239,7 +239,7 @@ static void np_act(struct share *sh, uint64_t page, const struct ccmap_np_action
 			A.st.bytes_sent += CCMAP_PAGE_SIZE;
 		}
 		if (net_send(home, &m))
-			log_warn("share %s page %llu: cannot send %s to home %u: not connected",
+			log_warn("share %s page %llu: cannot send %s to home %u: it is down",
 				 sh->cfg->name, (unsigned long long)page,
 				 ccmap_type_name(a->reply_type), home);
 		else {

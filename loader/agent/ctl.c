@@ -18,6 +18,20 @@
  *                            (atomic; page states kept; on ERR the old one stays)
  *   test-error-exit          test hook: the policy raises an error exit
  *
+ * Test hooks for the fault tests (tests/cluster/faults.sh); they damage the
+ * connections on purpose and are not meant for anything else:
+ *
+ *   debug bad-frame PEER mac|seq   the next frame to PEER leaves with a
+ *                                  corrupted MAC or a stale (replayed)
+ *                                  sequence number: the peer must drop the
+ *                                  connection, and the session resume
+ *   debug drop PEER                close the connection to PEER now
+ *   debug set idle_timeout_ms N    close a connection after N ms without a
+ *                                  frame (default 15000; 100..3600000)
+ *   debug set peer_dead_ms N       interim failure detector: declare a peer
+ *                                  down after N ms without an authenticated
+ *                                  connection (default 15000; 100..3600000)
+ *
  * A bad request gets "ERR ..."; a line that is too long or not text gets
  * "ERR ..." and the connection is closed.  Nothing a client sends can stop
  * the agent.
@@ -261,24 +275,31 @@ static void cmd_status(struct ctl *c)
 		configured++;
 		if (p->conn || (p->dialing && !p->dialing->connecting))
 			connected++;
-		if (p->conn)
+		if (p->conn && p->conn->resumed)
 			authed++;
 	}
 	out(c, "peers_configured %u\n", configured);
 	out(c, "peers_connected %u\n", connected);
 	out(c, "peers_authenticated %u\n", authed);
+	out(c, "idle_timeout_ms %u\n", net_idle_timeout_ms);
+	out(c, "peer_dead_ms %u\n", net_peer_dead_ms);
 	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++) {
 		const struct peer *p = &A.peers[id];
-		const char *st = p->conn ? "up" :
+		const char *st = p->conn ? (p->conn->resumed ? "up" : "resuming") :
+				 p->alive ? "disconnected" :
 				 p->dialing ? (p->dialing->connecting ? "connecting" : "handshake") :
 				 id < A.self ? "down" : "waiting";
 
 		if (!p->configured)
 			continue;
 		out(c, "peer %u addr %s state %s incarnation %016llx rtt_us %llu ups %llu "
-		    "downs %llu last_error %s\n", id, p->addr.text, st,
+		    "downs %llu conns_lost %llu resumes %llu sent %llu acked %llu queued %zu "
+		    "delivered %llu last_error %s\n", id, p->addr.text, st,
 		    (unsigned long long)p->incarnation, (unsigned long long)p->rtt_us,
 		    (unsigned long long)p->ups, (unsigned long long)p->downs,
+		    (unsigned long long)p->conns_lost, (unsigned long long)p->resumes,
+		    (unsigned long long)p->sess.sent, (unsigned long long)p->sess.acked,
+		    p->sess.qlen, (unsigned long long)p->sess.delivered,
 		    p->last_error[0] ? p->last_error : "-");
 	}
 	out(c, "shares %u\n", A.n_shares);
@@ -456,6 +477,22 @@ static void cmd_stats(struct ctl *c)
 	S("connections_authenticated", s->conns_authed);
 	S("connections_closed", s->conns_closed);
 	S("auth_failures", s->auth_failures);
+	S("connections_lost", s->conns_lost);
+	S("idle_timeouts", s->idle_timeouts);
+	S("sessions_resumed", s->sess_resumed);
+	S("sessions_reset", s->sess_reset);
+	S("peers_declared_down", s->peers_down);
+	S("messages_retransmitted", s->sess_retransmitted);
+	S("session_acks_sent", s->sess_acks_sent);
+	S("session_acks_received", s->sess_acks_recv);
+	{
+		uint64_t q = 0;
+
+		for (unsigned id = 0; id < CCMAP_MAX_NODES; id++)
+			q += A.peers[id].sess.qlen;
+		S("session_queued", q);
+	}
+	S("test_frames_damaged", s->injected);
 	for (int i = 1; i < CCMAP_E_MAX; i++)
 		bad += s->bad_frames[i];
 	S("bad_frames", bad);
@@ -524,6 +561,58 @@ static void cmd_stats(struct ctl *c)
 #undef S
 }
 
+/* Test hooks (see the top of this file).  0, or -1 after an ERR line. */
+static int cmd_debug(struct ctl *c, char **argv, int argc)
+{
+	uint64_t v;
+
+	if (argc == 4 && !strcmp(argv[1], "bad-frame")) {
+		int how = !strcmp(argv[3], "mac") ? INJECT_MAC :
+			  !strcmp(argv[3], "seq") ? INJECT_SEQ : INJECT_NONE;
+
+		if (how == INJECT_NONE || parse_u64(argv[2], &v) || v > CCMAP_MAX_NODE_ID) {
+			out(c, "ERR usage: debug bad-frame PEER mac|seq\n");
+			return -1;
+		}
+		if (net_inject((uint16_t)v, how)) {
+			out(c, "ERR no session connection to node %llu\n", (unsigned long long)v);
+			return -1;
+		}
+		out(c, "the next frame to node %llu gets a %s\n", (unsigned long long)v,
+		    how == INJECT_MAC ? "corrupted MAC" : "stale sequence number");
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "drop")) {
+		if (parse_u64(argv[2], &v) || v > CCMAP_MAX_NODE_ID) {
+			out(c, "ERR usage: debug drop PEER\n");
+			return -1;
+		}
+		if (net_drop((uint16_t)v, "dropped by a control request (test hook)")) {
+			out(c, "ERR no connection to node %llu\n", (unsigned long long)v);
+			return -1;
+		}
+		out(c, "connection to node %llu dropped\n", (unsigned long long)v);
+		return 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "set") &&
+	    (!strcmp(argv[2], "idle_timeout_ms") || !strcmp(argv[2], "peer_dead_ms"))) {
+		if (parse_u64(argv[3], &v) || v < 100 || v > 3600000) {
+			out(c, "ERR %s must be 100..3600000\n", argv[2]);
+			return -1;
+		}
+		if (!strcmp(argv[2], "idle_timeout_ms"))
+			net_idle_timeout_ms = (unsigned)v;
+		else
+			net_peer_dead_ms = (unsigned)v;
+		log_info("test hook: %s set to %llu", argv[2], (unsigned long long)v);
+		out(c, "%s %llu\n", argv[2], (unsigned long long)v);
+		return 0;
+	}
+	out(c, "ERR usage: debug bad-frame PEER mac|seq | debug drop PEER | "
+	    "debug set idle_timeout_ms|peer_dead_ms N\n");
+	return -1;
+}
+
 static void handle_line(struct ctl *c, char *line)
 {
 	char *argv[8];
@@ -585,10 +674,17 @@ static void handle_line(struct ctl *c, char *line)
 			return;
 		}
 		out(c, "%s\n", why);
+	} else if (!strcmp(argv[0], "debug")) {
+		if (cmd_debug(c, argv, argc)) {
+			A.st.ctl_errors++;
+			return;
+		}
 	} else if (!strcmp(argv[0], "help") && argc == 1) {
 		out(c, "request status\nrequest pages SHARE [FROM [N]]\nrequest stats\n"
 		       "request ping\nrequest policy NAME\nrequest help\n"
-		       "request test-error-exit\n");
+		       "request test-error-exit\nrequest debug bad-frame PEER mac|seq\n"
+		       "request debug drop PEER\nrequest debug set idle_timeout_ms N\n"
+		       "request debug set peer_dead_ms N\n");
 	} else {
 		A.st.ctl_errors++;
 		out(c, "ERR unknown request '%.40s' or wrong arguments (try: help)\n", argv[0]);

@@ -7,10 +7,22 @@
  * refuses any other node in the handshake).  Dialling retries with an
  * exponential backoff (100 ms .. 5 s).  The handshake of ccmap/auth.h
  * authenticates both ends with the cluster key and compares the share
- * lists; after it every frame carries an HMAC.  A connection that is lost
- * (EOF, error, malformed frame, no traffic for 15 s) makes the peer "down":
- * the directory forgets its copies and this node fences the pages the peer
- * is home of.  A new authenticated connection brings it back "up".
+ * lists; after it every frame carries an HMAC.
+ *
+ * Connections are not membership.  Coherency messages travel in a session
+ * per peer (ccmap/session.h, docs/protocol.md §3.1) that survives its
+ * connections: a connection that is lost (EOF, error, malformed frame, no
+ * traffic for the idle timeout) is only closed and dialled again; the
+ * first frame on the new one is RESUME, and the session continues exactly
+ * where it was.  Nothing reverts.
+ *
+ * INTERIM FAILURE DETECTOR (until membership comes from corosync): a peer
+ * is declared down -- the directory forgets its copies, pages it owned
+ * revert to the home copy, this node fences the pages it is home of --
+ * only when it has had no authenticated connection for net_peer_dead_ms
+ * (default 15 s), when it says BYE, or when it comes back with another
+ * incarnation (its agent restarted; the kernel zapped every mapping of the
+ * old one when its policy detached).  The next session brings it "up".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,12 +41,17 @@
 
 #define HANDSHAKE_TIMEOUT_MS	10000
 #define PING_INTERVAL_MS	2000
-#define IDLE_TIMEOUT_MS		15000
 #define BACKOFF_MIN_MS		100
 #define BACKOFF_MAX_MS		5000
 #define TX_MAX			(64u << 20)
+#define SESS_MAX		(64u << 20)	/* retransmit queue bytes per peer */
+
+unsigned net_peer_dead_ms = NET_PEER_DEAD_MS_DFL;
+unsigned net_idle_timeout_ms = NET_IDLE_TIMEOUT_MS_DFL;
 
 static struct conn *dead;		/* closed, freed after the event */
+
+static void bad_frame(struct conn *c, int code, const char *what, const char *why);
 
 static void sock_opts(int fd)
 {
@@ -141,6 +158,28 @@ static void schedule_dial(struct peer *p, bool failed)
 	p->next_dial_ms = now + p->backoff_ms;
 }
 
+/*
+ * The peer stops being a member (failure detector, BYE, new incarnation,
+ * a session that cannot continue): its session and queue are dropped, its
+ * connection closed, and coh_peer_down() runs from net_process_downs(),
+ * outside any directory call.
+ */
+static void peer_declare_down(struct peer *p, const char *why, bool close_conn)
+{
+	if (!p->alive)
+		return;
+	p->alive = false;
+	p->downs++;
+	A.st.peers_down++;
+	snprintf(p->last_error, sizeof(p->last_error), "%.200s", why);
+	log_warn("peer %u is declared down: %s (%zu unacknowledged message(s) dropped)",
+		 p->id, why, p->sess.qlen);
+	ccmap_sess_init(&p->sess, 0, 0);
+	p->down_pending = true;
+	if (close_conn && p->conn)
+		conn_close(p->conn, why);
+}
+
 void conn_close(struct conn *c, const char *why)
 {
 	struct peer *p = c->peer <= CCMAP_MAX_NODE_ID ? &A.peers[c->peer] : NULL;
@@ -157,11 +196,18 @@ void conn_close(struct conn *c, const char *why)
 
 	if (p && p->conn == c) {
 		p->conn = NULL;
-		p->downs++;
+		p->lost_ms = now_ms();
 		snprintf(p->last_error, sizeof(p->last_error), "%.200s", why);
-		log_warn("peer %u (%s): connection lost: %s; peer is down", p->id, c->addr, why);
-		/* Not now: we may be inside a directory call that is sending. */
-		p->down_pending = true;
+		if (p->alive) {
+			p->conns_lost++;
+			A.st.conns_lost++;
+			log_warn("peer %u (%s): connection lost: %s; the session resumes on "
+				 "the next connection (%zu message(s) unacknowledged; the peer "
+				 "is declared down after %u ms without one)", p->id, c->addr,
+				 why, p->sess.qlen, net_peer_dead_ms);
+		} else {
+			log_info("peer %u (%s): connection closed: %s", p->id, c->addr, why);
+		}
 		schedule_dial(p, false);
 	} else if (p && p->dialing == c) {
 		p->dialing = NULL;
@@ -260,12 +306,23 @@ static int conn_send(struct conn *c, struct ccmap_msg *m)
 	}
 	m->hdr.sender = A.self;
 	m->hdr.seq = c->tx_seq;
+	if (c->inject == INJECT_SEQ && c->tx_seq > 0)
+		m->hdr.seq = c->tx_seq - 1;	/* test hook: a stale sequence number */
 	n = ccmap_encode(m, c->authed ? &c->hs.tx_key : NULL, c->tx + c->tx_len,
 			 c->tx_cap - c->tx_len, &err);
 	if (n < 0) {
 		log_err("cannot encode %s for %s: %s", ccmap_type_name(m->hdr.type) ?
 			ccmap_type_name(m->hdr.type) : "?", c->addr, err.msg);
 		return -1;
+	}
+	if (c->inject) {
+		if (c->inject == INJECT_MAC)
+			c->tx[c->tx_len + (size_t)n - 1] ^= 0x01;	/* test hook: bad MAC */
+		log_warn("test hook: %s seq %llu to %s sent with %s", ccmap_type_name(m->hdr.type),
+			 (unsigned long long)m->hdr.seq, c->addr,
+			 c->inject == INJECT_MAC ? "a corrupted MAC" : "a stale sequence number");
+		c->inject = INJECT_NONE;
+		A.st.injected++;
 	}
 	c->tx_seq++;
 	c->tx_len += (size_t)n;
@@ -278,9 +335,24 @@ static int conn_send(struct conn *c, struct ccmap_msg *m)
 	return 0;
 }
 
+/* Write what the session has not written to the peer's connection yet. */
+static void sess_flush(struct peer *p)
+{
+	struct ccmap_msg *m;
+
+	while (p->conn && p->conn->resumed && (m = ccmap_sess_peek(&p->sess))) {
+		if (conn_send(p->conn, m))
+			return;		/* closed; the session resumes later */
+		ccmap_sess_xmitted(&p->sess);
+	}
+}
+
 int net_send(uint16_t dst, struct ccmap_msg *m)
 {
+	static uint8_t scratch[CCMAP_MAX_PAYLOAD];
+	struct ccmap_err err;
 	struct peer *p;
+	long rc;
 
 	if (dst == A.self) {
 		coh_self_push(m);
@@ -289,16 +361,51 @@ int net_send(uint16_t dst, struct ccmap_msg *m)
 	if (dst > CCMAP_MAX_NODE_ID)
 		return -1;
 	p = &A.peers[dst];
-	if (!p->configured || !p->conn)
+	if (!p->configured || !p->alive)
 		return -1;
-	return conn_send(p->conn, m);
+	/* What enters the session must encode: it cannot be skipped later. */
+	m->hdr.sender = A.self;
+	if (ccmap_encode_payload(m, scratch, sizeof(scratch), &err) < 0) {
+		log_err("cannot encode %s for node %u: %s", ccmap_type_name(m->hdr.type) ?
+			ccmap_type_name(m->hdr.type) : "?", dst, err.msg);
+		return -1;
+	}
+	rc = ccmap_sess_push(&p->sess, m);
+	if (rc < 0) {
+		log_err("peer %u: cannot queue %s: %s", dst, ccmap_type_name(m->hdr.type) ?
+			ccmap_type_name(m->hdr.type) : "?", ccmap_strerror((int)rc));
+		return -1;
+	}
+	if (p->sess.qbytes > SESS_MAX) {
+		peer_declare_down(p, "retransmit queue over 64 MiB: the peer does not acknowledge",
+				  true);
+		return 0;
+	}
+	sess_flush(p);
+	return 0;
 }
 
 bool net_peer_up(uint16_t node)
 {
 	if (node == A.self)
 		return true;
-	return node <= CCMAP_MAX_NODE_ID && A.peers[node].conn != NULL;
+	return node <= CCMAP_MAX_NODE_ID && A.peers[node].alive;
+}
+
+int net_inject(uint16_t node, int how)
+{
+	if (node > CCMAP_MAX_NODE_ID || !A.peers[node].conn || !A.peers[node].conn->resumed)
+		return -1;
+	A.peers[node].conn->inject = (uint8_t)how;
+	return 0;
+}
+
+int net_drop(uint16_t node, const char *why)
+{
+	if (node > CCMAP_MAX_NODE_ID || !A.peers[node].conn)
+		return -1;
+	conn_close(A.peers[node].conn, why);
+	return 0;
 }
 
 static void hs_params(struct ccmap_hs_params *hp, uint16_t peer)
@@ -435,21 +542,88 @@ static void authenticated(struct conn *c)
 		p->dialing = NULL;
 	if (p->conn && p->conn != c)
 		conn_close(p->conn, "replaced by a new connection of the same peer");
-	net_process_downs();	/* the old connection's down before the up */
+	if (p->alive && p->sess.peer_inc != c->hs.peer_incarnation) {
+		char why[128];
+
+		/* Safe: the old agent's policy detached, so the kernel zapped
+		 * every mapping it had granted (docs/protocol.md §5.4). */
+		snprintf(why, sizeof(why), "it restarted (incarnation %016llx -> %016llx)",
+			 (unsigned long long)p->sess.peer_inc,
+			 (unsigned long long)c->hs.peer_incarnation);
+		peer_declare_down(p, why, true);
+	}
+	net_process_downs();	/* the old incarnation's down before the up */
 	p->conn = c;
-	p->ups++;
 	p->backoff_ms = 0;
 	p->last_error[0] = 0;
 	p->last_ping_ms = now_ms();
-	if (p->incarnation && p->incarnation != c->hs.peer_incarnation)
-		log_info("peer %u restarted (incarnation %016llx -> %016llx)", id,
-			 (unsigned long long)p->incarnation,
-			 (unsigned long long)c->hs.peer_incarnation);
 	p->incarnation = c->hs.peer_incarnation;
-	log_info("peer %u (%s): authenticated, %s, incarnation %016llx; peer is up", id,
-		 c->addr, c->outgoing ? "dialled" : "accepted",
+	c->fresh_sent = !p->alive;
+	if (!p->alive)
+		ccmap_sess_init(&p->sess, A.incarnation, p->incarnation);
+	log_info("peer %u (%s): authenticated, %s, incarnation %016llx; %s", id, c->addr,
+		 c->outgoing ? "dialled" : "accepted", (unsigned long long)p->incarnation,
+		 c->fresh_sent ? "new session" : "resuming the session");
+	{
+		struct ccmap_msg m;
+
+		ccmap_sess_resume_msg(&p->sess, A.self, c->fresh_sent, &m);
+		conn_send(c, &m);
+	}
+}
+
+/* The peer's RESUME: continue the session, or start a new one. */
+static void on_resume(struct conn *c, const struct ccmap_msg *m)
+{
+	struct peer *p = &A.peers[c->peer];
+	const struct ccmap_sessmsg *r = &m->u.sess;
+	bool peer_fresh = r->flags & CCMAP_RESUME_F_FRESH;
+	struct ccmap_err err = { 0 };
+
+	if (c->resumed || r->from_inc != c->hs.peer_incarnation || r->to_inc != A.incarnation) {
+		bad_frame(c, CCMAP_E_PROTOCOL, "RESUME rejected", c->resumed ? "second RESUME" :
+			  "RESUME names other incarnations than the handshake");
+		conn_close(c, "bad RESUME");
+		return;
+	}
+	if (!c->fresh_sent && !peer_fresh) {
+		uint64_t again = p->sess.xmit_next - 1 - r->delivered;
+
+		if (ccmap_sess_resume(&p->sess, r->delivered, &err) == 0) {
+			c->resumed = true;
+			p->resumes++;
+			A.st.sess_resumed++;
+			A.st.sess_retransmitted += again;
+			log_info("peer %u: session resumed: it delivered %llu of our messages, "
+				 "%zu to send (%llu of them again); we delivered %llu of its",
+				 p->id, (unsigned long long)r->delivered, p->sess.qlen,
+				 (unsigned long long)again, (unsigned long long)p->sess.delivered);
+			sess_flush(p);
+			return;
+		}
+		/* Both ends must start anew: close, the next RESUME says fresh. */
+		log_err("peer %u: cannot resume the session: %s", p->id, err.msg);
+		A.st.sess_reset++;
+		peer_declare_down(p, "the session cannot be resumed", true);
+		return;
+	}
+	if (p->alive) {
+		/* We had a session the peer no longer has: it declared us down. */
+		A.st.sess_reset++;
+		peer_declare_down(p, "it no longer has our session (it declared this node down)",
+				  false);
+		net_process_downs();
+		if (c->src.fd < 0)
+			return;
+	}
+	ccmap_sess_init(&p->sess, A.incarnation, c->hs.peer_incarnation);
+	p->alive = true;
+	p->ups++;
+	c->resumed = true;
+	log_info("peer %u (%s): new session, incarnation %016llx; peer is up", p->id, c->addr,
 		 (unsigned long long)p->incarnation);
-	coh_peer_up(id);
+	coh_peer_up(p->id);
+	sess_flush(p);
 }
 
 static void bad_frame(struct conn *c, int code, const char *what, const char *why)
@@ -500,12 +674,25 @@ static void frame_unauthed(struct conn *c, const struct ccmap_msg *m)
 		authenticated(c);
 }
 
+static void send_ack(struct peer *p)
+{
+	struct ccmap_msg m;
+
+	ccmap_sess_ack_msg(&p->sess, A.self, &m);
+	if (conn_send(p->conn, &m) == 0)
+		A.st.sess_acks_sent++;
+}
+
 static void frame_authed(struct conn *c, const struct ccmap_msg *m)
 {
 	struct ccmap_msg out;
+	bool ack_due;
+
+	struct peer *p = &A.peers[c->peer];
 
 	if (m->hdr.sender != c->peer) {
 		bad_frame(c, CCMAP_E_PROTOCOL, "frame rejected", "sender id is not the peer's");
+		conn_close(c, "frame with another sender id");
 		return;
 	}
 	switch (m->hdr.type) {
@@ -523,17 +710,48 @@ static void frame_authed(struct conn *c, const struct ccmap_msg *m)
 	}
 	case CCMAP_T_BYE:
 		log_info("peer %u says goodbye (code %u)", c->peer, m->u.bye.code);
-		conn_close(c, "peer left (BYE)");
+		if (p->alive)
+			peer_declare_down(p, "it left (BYE)", true);
+		else
+			conn_close(c, "peer left (BYE)");
 		return;
 	case CCMAP_T_HELLO:
 	case CCMAP_T_HELLO_ACK:
 	case CCMAP_T_AUTH:
 		bad_frame(c, CCMAP_E_PROTOCOL, "frame rejected",
 			  "handshake frame on an authenticated connection");
+		conn_close(c, "handshake frame on an authenticated connection");
 		return;
+	case CCMAP_T_RESUME:
+		on_resume(c, m);
+		return;
+	case CCMAP_T_ACK: {
+		struct ccmap_err err = { 0 };
+
+		if (!c->resumed || m->u.sess.from_inc != p->sess.peer_inc ||
+		    m->u.sess.to_inc != A.incarnation ||
+		    ccmap_sess_ack(&p->sess, m->u.sess.delivered, &err)) {
+			bad_frame(c, CCMAP_E_PROTOCOL, "ACK rejected",
+				  err.msg[0] ? err.msg : !c->resumed ? "ACK before RESUME" :
+				  "ACK names other incarnations");
+			conn_close(c, "bad ACK");
+			return;
+		}
+		A.st.sess_acks_recv++;
+		return;
+	}
 	default:
+		if (!c->resumed) {
+			bad_frame(c, CCMAP_E_PROTOCOL, "frame rejected",
+				  "coherency message before RESUME");
+			conn_close(c, "coherency message before RESUME");
+			return;
+		}
 		A.st.msgs_recv++;
+		ack_due = ccmap_sess_delivered(&p->sess);
 		coh_message(c->peer, m);
+		if (ack_due && p->conn == c && c->src.fd >= 0)
+			send_ack(p);
 		return;
 	}
 }
@@ -639,10 +857,23 @@ void net_tick(uint64_t now)
 {
 	struct conn *c, *next;
 
-	for (unsigned id = 0; id < A.self && id < CCMAP_MAX_NODES; id++) {
+	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++) {
 		struct peer *p = &A.peers[id];
 
-		if (p->configured && !p->conn && !p->dialing && now >= p->next_dial_ms)
+		if (!p->configured)
+			continue;
+		/* The interim failure detector (until corosync membership). */
+		if (p->alive && !p->conn && since(now, p->lost_ms) >= net_peer_dead_ms) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "no authenticated connection for %llu ms "
+				 "(interim failure detector, peer_dead_ms %u)",
+				 (unsigned long long)since(now, p->lost_ms), net_peer_dead_ms);
+			peer_declare_down(p, why, true);
+		}
+		if (p->conn && p->conn->resumed && ccmap_sess_ack_pending(&p->sess))
+			send_ack(p);
+		if (id < A.self && !p->conn && !p->dialing && now >= p->next_dial_ms)
 			dial(p);
 	}
 	for (c = A.conns; c; c = next) {
@@ -652,8 +883,14 @@ void net_tick(uint64_t now)
 				conn_close(c, "no authenticated connection within 10 s");
 			continue;
 		}
-		if (since(now, c->last_rx_ms) > IDLE_TIMEOUT_MS) {
-			conn_close(c, "no traffic for 15 s");
+		if (since(now, c->last_rx_ms) > net_idle_timeout_ms) {
+			char why[64];
+
+			/* Closes the connection, nothing more: the session resumes. */
+			snprintf(why, sizeof(why), "no traffic for %u ms (idle timeout)",
+				 net_idle_timeout_ms);
+			A.st.idle_timeouts++;
+			conn_close(c, why);
 			continue;
 		}
 		if (since(now, A.peers[c->peer].last_ping_ms) >= PING_INTERVAL_MS) {
@@ -696,8 +933,11 @@ void net_shutdown(void)
 			A.peers[c->peer].conn = NULL;	/* no peer-down processing at exit */
 		conn_close(c, "agent stopping");
 	}
-	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++)
+	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++) {
 		A.peers[id].down_pending = false;
+		A.peers[id].alive = false;
+		ccmap_sess_free(&A.peers[id].sess);
+	}
 	net_free_dead();
 	if (A.listen_src.fd > 0) {
 		ep_del(&A.listen_src);
