@@ -201,7 +201,7 @@ static enum ccmap_test_status gup_wait_unserved(struct gup_wait_ctx *c)
 		     "exit '%s %d' ops '%s'", ex.kind_str, ex.kind, ex.ops);
 
 	/* The timeout is logged; nothing worse is. */
-	problems = st_kmsg_scan(c->kmsg_fd, "timed out after 1000 ms", &logged);
+	problems = st_kmsg_scan(c->kmsg_fd, "timed out after ", &logged);
 	CCMAP_ASSERT(problems == 0, "%d kernel problems logged", problems);
 	CCMAP_ASSERT(logged, "the timeout was not logged");
 	return CCMAP_TEST_PASS;

@@ -50,6 +50,8 @@ struct st_share {
 	__u64 dev;		/* stat(2) st_dev, as struct ccmap_fault_ctx */
 	__u64 ino;
 	char *map;		/* MAP_SHARED, PROT_READ | PROT_WRITE; or NULL */
+	/* the program that managed it: unmanages it on close */
+	const struct bpf_program *manage;
 };
 
 static inline unsigned char st_fill(unsigned int page)
@@ -58,13 +60,19 @@ static inline unsigned char st_fill(unsigned int page)
 }
 
 /*
- * Creates an unlinked file of @npages in directory @dir and fills it.  With
+ * Creates an unlinked file of @npages in directory @dir (for "/tmp": in
+ * $CCMAP_ST_DIR when set, e.g. a tmpfs with huge=always for large folios)
+ * and fills it.  With
  * @manage (the test's st_manage_prog) it becomes a share; with @map it is
  * mapped MAP_SHARED read/write afterwards.  On failure everything is undone.
  */
 int st_share_open(struct st_share *s, const char *dir, unsigned int npages,
 		  const struct bpf_program *manage, bool map);
-/* Unmaps and closes; safe on a zeroed or half-closed share. */
+/*
+ * Unmaps, unmanages (the kernel holds an inode reference for every share)
+ * and closes; safe on a zeroed or half-closed share.  Call it before the
+ * skeleton that managed the share is destroyed.
+ */
 void st_share_close(struct st_share *s);
 /* Another mapping of the share (MAP_SHARED or MAP_PRIVATE); NULL on error. */
 char *st_share_mmap(const struct st_share *s, int flags);
@@ -154,7 +162,7 @@ int st_sysfs_ull(const char *file, unsigned long long *val);
 
 struct st_stats {
 	unsigned long long faults, waits, wakes, timeouts, sigbus, zaps,
-		mkcleans, errors;
+		mkcleans, errors, revokes;
 };
 
 int st_stats_read(struct st_stats *s);
@@ -175,7 +183,8 @@ int st_wait_nr_waiting(unsigned long long n, int timeout_ms);
 
 /*
  * The checks after one fault waited and was woken: the policy was asked
- * twice (@nr_ask) and let it go once (@nr_go); between the stats @s0 and
+ * twice (@nr_ask: first calls, not rechecks) and let it go twice (@nr_go:
+ * the woken fault's recheck, then its retry); between the stats @s0 and
  * @s1 one wait and one wake, no timeout, no SIGBUS; nr_waiting is back to 0.
  */
 enum ccmap_test_status st_check_woken_once(unsigned long long nr_ask,
