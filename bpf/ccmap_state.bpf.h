@@ -241,6 +241,84 @@ static __always_inline __s64 ccmap_page_acquire(__u32 share, __u64 pgoff,
 	return key;
 }
 
+/* Lower the state of pages [first, first + n) to at most @to. */
+struct ccmap_lower_ctx {
+	__u64 dev, ino;
+	__u64 first;
+	__u32 share;
+	__u32 to;
+	__u32 old0;		/* out: the first page's state before */
+	__u32 missing;		/* out: the first page has no entry */
+};
+
+static long ccmap_lower_one(__u64 i, void *data)
+{
+	struct ccmap_lower_ctx *lc = data;
+	struct ccmap_page_key k = { .share = lc->share, .pgoff = lc->first + i };
+	struct ccmap_page_state *p = bpf_map_lookup_elem(&ccmap_pages, &k);
+	__u32 old;
+
+	if (!p) {
+		if (!i)
+			lc->missing = 1;
+		return 1;	/* past the share's last page */
+	}
+	bpf_spin_lock(&p->lock);
+	old = p->state;
+	if (old > lc->to)
+		p->state = lc->to;
+	bpf_spin_unlock(&p->lock);
+	if (!i)
+		lc->old0 = old;
+	if (old > lc->to)
+		ccmap_trace_state(lc->dev, lc->ino, k.pgoff, 1, old, lc->to);
+	return 0;
+}
+
+static __always_inline int ccmap_lower_pages(struct ccmap_share_info *si,
+					       __u32 share, __u64 first,
+					       __u64 n, __u32 to, __u32 *old0)
+{
+	struct ccmap_lower_ctx lc = {
+		.dev = si->dev, .ino = si->ino, .first = first,
+		.share = share, .to = to,
+	};
+
+	if (first >= si->npages)
+		return -ENOENT;
+	if (n > si->npages - first)
+		n = si->npages - first;
+	bpf_loop(n, ccmap_lower_one, &lc, 0);
+	*old0 = lc.old0;
+	return lc.missing ? -ENOENT : 0;
+}
+
+/*
+ * ops.zap of a page-granular policy.  The page cache dropped a folio of a
+ * share.  Reclaim and invalidation drop clean folios whose data is still in
+ * the replica: the rights held stay valid and nothing changes.  A folio cut
+ * off by a truncation no longer exists on this node: its pages lose their
+ * rights here, so a fault after the file grew back asks again.  Runs under
+ * the i_pages lock with interrupts off: maps and the trace kfunc only.
+ */
+static __always_inline void ccmap_page_dropped(const struct ccmap_page_ctx *pc)
+{
+	struct ccmap_share_key sk = { .dev = pc->dev, .ino = pc->ino };
+	struct ccmap_share_info *si;
+	__u32 *id, old;
+
+	ccmap_bstat_inc(CCMAP_BST_ZAP_NOTIFY);
+	if (!(pc->flags & CCMAP_PAGE_BEYOND_EOF))
+		return;
+	id = bpf_map_lookup_elem(&ccmap_shares, &sk);
+	if (!id)
+		return;
+	si = bpf_map_lookup_elem(&ccmap_sinfo, id);
+	if (!si || !si->active)
+		return;
+	ccmap_lower_pages(si, *id, pc->pgoff, pc->nr, CCMAP_ST_I, &old);
+}
+
 /* ---- the agent's programs -------------------------------------------------- */
 
 static __always_inline struct ccmap_share_info *ccmap_sinfo_of(__u32 share)
@@ -278,19 +356,17 @@ int ccmap_share_add(struct ccmap_args_share *a)
 	if (bpf_map_update_elem(&ccmap_shares, &sk, &id, BPF_ANY))
 		return -ENOSPC;
 	ret = bpf_ccmap_manage(a->fd, 0);
-	if (ret == -EBUSY) {
+	if (ret == 1) {
 		/*
-		 * Mapped already.  Fine if it is a share whose agent restarted:
-		 * the zap (which fails on a file that is not a share) drops
-		 * the mappings the old states allowed; the agent reset them
-		 * to I before.
+		 * A share already: its agent restarted.  The kernel revoked
+		 * every mapping when the old policy left; zap again in case
+		 * the agent reset page states that a policy of its own (a
+		 * swap) still granted.
 		 */
 		__s64 z = bpf_ccmap_zap(a->fd, 0, 0);
 
-		if (z >= 0) {
-			a->flags |= CCMAP_SHARE_WAS_MANAGED;
-			ret = 0;
-		}
+		a->flags |= CCMAP_SHARE_WAS_MANAGED;
+		ret = z < 0 ? (int)z : 0;
 	}
 	a->ret = ret;
 	if (ret) {
@@ -356,26 +432,23 @@ static __always_inline __u64 ccmap_span_len(__u64 span)
 	return (span ? span : 1) << CCMAP_PAGE_SHIFT;
 }
 
-/* Give rights up: state first (I or S), then zap or mkclean. */
+/*
+ * Give rights up: the state of every page of the span first (I or S), then
+ * zap or mkclean the span.
+ */
 static __always_inline int ccmap_lower(struct ccmap_args_page *a, __u32 to)
 {
-	struct ccmap_page_key k = { .share = a->share, .pgoff = a->pgoff };
 	struct ccmap_share_info *si = ccmap_sinfo_of(a->share);
-	struct ccmap_page_state *p;
 	__u64 off = a->pgoff << CCMAP_PAGE_SHIFT;
-	__u32 old;
+	__u64 n;
+	__u32 old = 0;
 	__s64 ret;
 
 	if (!si)
 		return -EINVAL;
-	p = bpf_map_lookup_elem(&ccmap_pages, &k);
-	if (!p)
+	n = a->span == CCMAP_SPAN_EOF ? si->npages : (a->span ? a->span : 1);
+	if (ccmap_lower_pages(si, a->share, a->pgoff, n, to, &old))
 		return -ENOENT;
-	bpf_spin_lock(&p->lock);
-	old = p->state;
-	if (old > to)
-		p->state = to;
-	bpf_spin_unlock(&p->lock);
 	a->old_state = old;
 
 	if (to == CCMAP_ST_I)
@@ -383,8 +456,6 @@ static __always_inline int ccmap_lower(struct ccmap_args_page *a, __u32 to)
 	else
 		ret = bpf_ccmap_mkclean(a->fd, off, ccmap_span_len(a->span));
 	a->ret = ret;
-	if (old > to)
-		ccmap_trace_state(si->dev, si->ino, a->pgoff, 1, old, to);
 	return ret < 0 ? (int)ret : 0;
 }
 

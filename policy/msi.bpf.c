@@ -31,11 +31,10 @@ s64 BPF_CCMAP_OPS(msi_fault, struct ccmap_fault_ctx *fc)
 				  fc);
 }
 
-/* The page cache dropped a folio (reclaim, truncate): just count it. */
+/* The page cache dropped a folio: truncated pages are no longer held. */
 void BPF_CCMAP_OPS(msi_zap, struct ccmap_page_ctx *pc)
 {
-	(void)pc;
-	ccmap_bstat_inc(CCMAP_BST_ZAP_NOTIFY);
+	ccmap_page_dropped(pc);
 }
 
 /* Writeback write-protected a folio: the next store asks again (E held). */
