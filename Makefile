@@ -4,6 +4,7 @@
 #
 #   make demo     boot three guests and run the multi-node demo
 #   make test     host unit tests, fuzzers, model check and in-guest tests
+#   make test-race  race selftests on two CPUs and on large folios (slow)
 #
 # Everything is built under $(BUILD) (default ./build, git-ignored): the
 # patched kernel, libbpf and bpftool from the same tree, vmlinux.h, BPF
@@ -39,13 +40,13 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 $(WARN) \
 # Keep BPF objects and skeletons: they are inputs of several rules.
 .SECONDARY:
 
-.PHONY: all deps kernel bpf-toolchain test demo bench clean distclean help \
+.PHONY: all deps kernel bpf-toolchain test test-race demo bench clean distclean help \
 	progs check-kernel-patch
 
 all: kernel bpf-toolchain progs
 
 help:
-	@sed -n '3,12p' $(TOP)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,13p' $(TOP)/Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	$(Q)$(TOP)/tools/build/deps.sh
@@ -147,6 +148,14 @@ progs: $(PROGS)
 test: deps
 	$(Q)$(MAKE) --no-print-directory all test-progs
 	$(Q)$(TOP)/tests/run-tests --build $(BUILD)
+
+# The race and replace selftests on two virtual CPUs, on tmpfs and on tmpfs
+# with large folios.  Not part of `make test`: two CPUs under TCG on this
+# 2-core machine take several minutes.
+test-race: deps
+	$(Q)$(MAKE) --no-print-directory all test-progs
+	$(Q)$(TOP)/tools/vm/ccmap-vm -c 2 -t 1800 -- \
+		$(TOP)/tests/vm/race_smp.sh $(BUILD)/bin/ccmap-selftests
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
