@@ -11,7 +11,9 @@ set -eu
 pkgs="build-essential bc bison flex libssl-dev libelf-dev zlib1g-dev
 dwarves linux-source-6.12 clang-19 llvm-19 lld-19 libclang-rt-19-dev
 qemu-system-x86 busybox-static iproute2 ccache bpftrace spin cpio kmod
-libcap-dev rsync xz-utils e2fsprogs git python3 python3-ply"
+libcap-dev rsync xz-utils e2fsprogs git python3 python3-ply
+corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev
+libcorosync-common-dev"
 
 missing=
 for p in $pkgs; do
@@ -36,4 +38,15 @@ if ! apt-get install -y -q --no-install-recommends $missing >/tmp/ccmap-deps.log
 		exit 1
 	fi
 fi
+# corosync is for the guests only (tools/vm/ccmap-corosync.sh starts it there
+# on the private bridge); the package enables and starts it on the host.
+case "$missing" in *" corosync"*)
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now corosync.service >>/tmp/ccmap-deps.log 2>&1 || true
+	elif [ -x /etc/init.d/corosync ]; then
+		/etc/init.d/corosync stop >>/tmp/ccmap-deps.log 2>&1 || true
+		update-rc.d corosync disable >>/tmp/ccmap-deps.log 2>&1 || true
+	fi
+	echo "deps: corosync installed for the test guests; its host service is disabled"
+esac
 echo "deps: done"
