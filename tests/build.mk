@@ -40,6 +40,16 @@ $(BUILD)/bin/tcp_pingpong: $(TOP)/tests/vm/tcp_pingpong.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -o $@
 
+# Corosync membership prototype for tests/vm/corosync.sh; libcpg and
+# libquorum come from Debian's corosync development packages (make deps).
+CC_MEMBER := $(BUILD)/tests/vm/cc_member
+COROSYNC_LIBS = $(shell pkg-config --libs libcpg libquorum 2>/dev/null || echo -lcpg -lquorum)
+$(CC_MEMBER): $(TOP)/tests/vm/cc_member.c
+	@echo "  CC       $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) $< $(COROSYNC_LIBS) -o $@
+test-progs: $(CC_MEMBER)
+
 # Host unit tests: each tests/unit/test_*.c links libccmap.a; every test is
 # built twice, plainly and with ASan+UBSan.
 UNIT_SRCS  := $(wildcard $(TOP)/tests/unit/test_*.c)
