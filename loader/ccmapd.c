@@ -61,9 +61,12 @@ static void usage(FILE *f)
 "    and sizes must match, in the same order); every frame after the\n"
 "    handshake carries an HMAC-SHA256.  Malformed, unauthenticated or\n"
 "    out-of-protocol frames are rejected, logged and counted (ccmapctl stats).\n"
-"    A peer whose connection is lost is down: pages it held Exclusive revert\n"
-"    to their home's copy, and faults on pages it is home of fail (SIGBUS)\n"
-"    until it is back.  A fault that cannot be served within the fault\n"
+"    A lost connection is dialled again and the session resumes where it\n"
+"    was: nothing reverts and nothing is lost.  A peer is down (pages it\n"
+"    held Exclusive revert to their home's copy, faults on pages it is home\n"
+"    of fail) only after peer_dead_ms without a connection, on its BYE, or\n"
+"    when it comes back as a new incarnation (its agent restarted, and the\n"
+"    kernel revoked every mapping the old one had granted).  A fault that cannot be served within the fault\n"
 "    deadline (timeout_ms, at most 60000 ms) gets SIGBUS.\n"
 "\n"
 "    The policy's maps are pinned by name under the pin directory, so that a\n"
@@ -148,6 +151,11 @@ static void usage(FILE *f)
 "        share <name> <path> size <size>  a share and its local replica\n"
 "        policy <name>                    exclusive | msi | mirage | adaptive\n"
 "        timeout_ms <n>                   fault deadline (default 5000)\n"
+"        idle_timeout_ms <n>              close and dial again a connection\n"
+"                                         without traffic (default 15000)\n"
+"        peer_dead_ms <n>                 declare a peer down after that long\n"
+"                                         without a connection (default 15000;\n"
+"                                         the interim failure detector)\n"
 "        control <path>                   control socket\n"
 "                                         (default /run/ccmap/ccmapd.sock)\n"
 "        resize_replicas no|grow|any      resize a replica of another size\n"
@@ -746,6 +754,8 @@ int main(int argc, char **argv)
 		A.n_peers++;
 	}
 	A.timeout_ms = A.cfg.timeout_ms;
+	net_idle_timeout_ms = A.cfg.idle_timeout_ms;
+	net_peer_dead_ms = A.cfg.peer_dead_ms;
 	if (A.timeout_ms > CCMAP_TIMEOUT_MAX_MS) {
 		log_warn("timeout_ms %u is above the kernel's limit: using %u ms", A.timeout_ms,
 			 (unsigned)CCMAP_TIMEOUT_MAX_MS);

@@ -75,6 +75,8 @@ void ccmap_config_defaults(struct ccmap_config *c)
 	snprintf(c->source, sizeof(c->source), "%s", "<config>");
 	strcpy(c->policy, "msi");
 	c->timeout_ms = 5000;
+	c->idle_timeout_ms = 15000;
+	c->peer_dead_ms = 15000;
 	strcpy(c->control, "/run/ccmap/ccmapd.sock");
 }
 
@@ -421,6 +423,22 @@ static int do_line(struct ccmap_config *c, char **tok, int ntok,
 		c->timeout_ms = v;
 		return 0;
 	}
+	if (!strcmp(kw, "idle_timeout_ms") || !strcmp(kw, "peer_dead_ms")) {
+		bool idle = !strcmp(kw, "idle_timeout_ms");
+		uint32_t v;
+
+		if (want_args(ntok, 1, kw, idle ? "idle_timeout_ms <n>" : "peer_dead_ms <n>",
+			      e, w))
+			return -1;
+		if (ccmap_parse_u32(tok[1], 3600000, &v, why, sizeof(why), kw))
+			return cfg_fail(e, w, "%s", why);
+		if (v < 100)
+			return cfg_fail(e, w, "%s must be at least 100", kw);
+		if (once(idle ? &c->line_idle : &c->line_dead, kw, e, w))
+			return -1;
+		*(idle ? &c->idle_timeout_ms : &c->peer_dead_ms) = v;
+		return 0;
+	}
 	if (!strcmp(kw, "control")) {
 		char path[CCMAP_CFG_SOCK_MAX + 1];
 
@@ -691,6 +709,8 @@ int ccmap_config_format(const struct ccmap_config *c, char *buf, size_t len)
 		    (unsigned long long)c->shares[i].size);
 	OUT("policy %s\n", c->policy);
 	OUT("timeout_ms %u\n", c->timeout_ms);
+	OUT("idle_timeout_ms %u\n", c->idle_timeout_ms);
+	OUT("peer_dead_ms %u\n", c->peer_dead_ms);
 	OUT("control %s\n", c->control);
 	OUT("resize_replicas %s\n", ccmap_resize_name(c->resize));
 #undef OUT

@@ -95,6 +95,15 @@ static void test_good(void)
 	   !strcmp(c.policy, "msi") && c.timeout_ms == 5000 &&
 	   !strcmp(c.control, "/run/ccmap/ccmapd.sock") && c.n_peers == 0,
 	   "minimal config gets defaults (msi, 5000 ms, control socket)");
+	OK(c.idle_timeout_ms == 15000 && c.peer_dead_ms == 15000,
+	   "idle_timeout_ms and peer_dead_ms default to 15000");
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"idle_timeout_ms 300\npeer_dead_ms 2500\n") == 0 &&
+	   c.idle_timeout_ms == 300 && c.peer_dead_ms == 2500 &&
+	   (n = ccmap_config_format(&c, buf, sizeof(buf))) > 0 &&
+	   strstr(buf, "\nidle_timeout_ms 300\n") && strstr(buf, "\npeer_dead_ms 2500\n"),
+	   "idle_timeout_ms and peer_dead_ms as written, and in the canonical format: %s",
+	   e.msg);
 	OK(parse_finish("node 63\nlisten [::1]:65535\nkey /k\nshare a.b-c_D /a size 1g\n"
 			"share b /b size 16T\npeer 0 [fd00::2]:7070\n") == 0 &&
 	   !strcmp(c.listen.text, "[::1]:65535") && c.shares[0].size == (1ull << 30) &&
@@ -178,6 +187,13 @@ static const struct bad bads[] = {
 	{ "timeout_ms 0\n", "t.conf:1: timeout_ms must be at least 1" },
 	{ "timeout_ms 3600001\n", "t.conf:1: timeout_ms '3600001' out of range (max 3600000)" },
 	{ "timeout_ms 5s\n", "t.conf:1: timeout_ms '5s' is not a decimal number" },
+	{ "peer_dead_ms 99\n", "t.conf:1: peer_dead_ms must be at least 100" },
+	{ "idle_timeout_ms 3600001\n",
+	  "t.conf:1: idle_timeout_ms '3600001' out of range (max 3600000)" },
+	{ "idle_timeout_ms 500\nidle_timeout_ms 600\n",
+	  "t.conf:2: duplicate 'idle_timeout_ms' (first given on line 1)" },
+	{ "peer_dead_ms\n",
+	  "t.conf:1: 'peer_dead_ms' takes 1 argument (peer_dead_ms <n>), got 0" },
 	{ "control run/sock\n", "t.conf:1: control socket path 'run/sock' must be absolute" },
 	{ "control /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",

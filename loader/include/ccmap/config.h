@@ -10,6 +10,12 @@
  *   share <name> <path> size <size>    at least one, at most 32   (required)
  *   policy <name>                      exclusive | msi | mirage | adaptive (msi)
  *   timeout_ms <n>                     fault deadline, 1..3600000 (5000)
+ *   idle_timeout_ms <n>                a connection without traffic for that
+ *                                      long is closed and dialled again,
+ *                                      100..3600000 (15000)
+ *   peer_dead_ms <n>                   a peer without a connection for that
+ *                                      long is declared down (interim failure
+ *                                      detector), 100..3600000 (15000)
  *   control <path>                     control socket (/run/ccmap/ccmapd.sock)
  *   resize_replicas <no|grow|any>      may startup resize a replica whose size
  *                                      differs from the share's size (no)
@@ -80,6 +86,7 @@ struct ccmap_config {
 	char key_path[CCMAP_CFG_PATH_MAX + 1];
 	char policy[32];
 	uint32_t timeout_ms;
+	uint32_t idle_timeout_ms, peer_dead_ms;
 	char control[CCMAP_CFG_SOCK_MAX + 1];
 	enum ccmap_resize resize;
 	unsigned n_peers;
@@ -88,7 +95,7 @@ struct ccmap_config {
 	struct ccmap_cfg_share shares[CCMAP_MAX_SHARES];
 	/* line where each single-valued keyword was given (0: not given,
 	 * -1: set by an override) */
-	int line_node, line_listen, line_key, line_policy, line_timeout, line_control,
+	int line_node, line_listen, line_key, line_policy, line_timeout, line_idle, line_dead, line_control,
 	    line_resize;
 };
 
