@@ -37,8 +37,6 @@ USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE \
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 $(WARN) \
 	-Wno-unused-function -Wno-unused-parameter -I$(BUILD)/include -I$(TOOLS)/include -I$(TOP)/bpf
 
-# Keep BPF objects and skeletons: they are inputs of several rules.
-.SECONDARY:
 
 .PHONY: all deps kernel bpf-toolchain test test-race demo bench clean distclean help \
 	progs check-kernel-patch
@@ -172,3 +170,9 @@ clean:
 
 distclean:
 	rm -rf $(BUILD)
+
+# Keep BPF objects and skeletons: they are inputs of several rules.  Only
+# these: a bare .SECONDARY would also stop make from adding a new library
+# object to an existing libccmap.a.
+.SECONDARY: $(BUILD)/bpf/*.bpf.o $(BUILD)/bpf/reject/*.bpf.o $(BUILD)/skel/*.skel.h \
+	$(POLICIES) $(SELFTEST_NAMES:%=$(BUILD)/bpf/%.bpf.o) $(SELFTEST_SKELS)
