@@ -31,7 +31,8 @@ static void usage(FILE *f)
 		"Usage: ccmap-selftests [-t NAME] [-l] [-h]\n"
 		"Runs the ccmap kernel selftests in this (test) kernel and prints\n"
 		"one TAP line per test.\n"
-		"  -t NAME  run only tests whose name contains NAME\n"
+		"  -t NAME  run only tests whose name contains NAME; =NAME: only\n"
+		"           the test called NAME\n"
 		"  -l       list the tests and what they check\n"
 		"  -h       this text\n"
 		"Exit status: 0 when no test failed, 1 otherwise, 2 on usage errors.\n");
@@ -95,7 +96,8 @@ int main(int argc, char **argv)
 		enum ccmap_test_status st;
 		double t0;
 
-		if (filter && !strstr(t->name, filter))
+		if (filter && (filter[0] == '=' ? strcmp(t->name, filter + 1) :
+			       !strstr(t->name, filter)))
 			continue;
 		n++;
 		if (list) {

@@ -23,7 +23,7 @@ fi
 for dir in /tmp /mnt/huge; do
 	for t in race replace; do
 		echo "# $t on $dir with $ncpu CPUs"
-		CCMAP_ST_DIR=$dir "$st" -t "$t" || rc=1
+		CCMAP_ST_DIR=$dir "$st" -t "=$t" || rc=1
 	done
 done
 umount /mnt/huge
