@@ -11,6 +11,7 @@
 #   corosync_wait [N [S]]  wait up to S seconds (default 60) until this node
 #                          is in a quorate membership of at least N nodes
 #                          (default CCMAP_NODES)
+#   corosync_state         set $corosync_is_quorate (1/0), $corosync_members
 #   corosync_nodes         print the member count seen by this node
 #   corosync_quorate       exit status 0 when this node is quorate
 #   corosync_kill          kill -9 corosync (fault tests)
@@ -86,6 +87,7 @@ corosync_conf() {
 		echo "}"
 		echo "system {"
 		echo "	state_dir: $COROSYNC_DIR"
+		echo "	qb_ipc_type: socket"
 		echo "}"
 	} > "$file"
 }
@@ -108,26 +110,42 @@ corosync_start() {
 	corosync_pid=$!
 }
 
+# corosync_state: sets $corosync_is_quorate (1/0) and $corosync_members (the
+# member count) from one corosync-quorumtool call.  Every call is a new IPC
+# connection to corosync: poll at most about once a second (see
+# docs/membership.md).
+corosync_state() {
+	local out rc
+	out=$(corosync-quorumtool -s 2>/dev/null)
+	rc=$?
+	corosync_is_quorate=$((rc == 0))
+	corosync_members=$(awk '/^Nodes:/ { print $2; found = 1 }
+		END { if (!found) print 0 }' <<< "$out")
+}
+
 corosync_quorate() {
-	corosync-quorumtool -s >/dev/null 2>&1
+	corosync_state
+	[ "$corosync_is_quorate" = 1 ]
 }
 
 corosync_nodes() {
-	corosync-quorumtool -s 2>/dev/null | awk '/^Nodes:/ { print $2; found = 1 }
-		END { if (!found) print 0 }'
+	corosync_state
+	echo "$corosync_members"
 }
 
 corosync_wait() {
-	local want=${1:-$CCMAP_NODES} secs=${2:-60} i
-	for ((i = 0; i < secs * 2; i++)); do
+	local want=${1:-$CCMAP_NODES} secs=${2:-60} end
+	end=$((SECONDS + secs))
+	while [ "$SECONDS" -lt "$end" ]; do
 		if [ -n "$corosync_pid" ] && ! kill -0 "$corosync_pid" 2>/dev/null; then
 			corosync_die "corosync exited; see $CCMAP_OUT/corosync.stderr and corosync.log"
 			return 1
 		fi
-		if corosync_quorate && [ "$(corosync_nodes)" -ge "$want" ]; then
+		corosync_state
+		if [ "$corosync_is_quorate" = 1 ] && [ "$corosync_members" -ge "$want" ]; then
 			return 0
 		fi
-		sleep 0.5
+		sleep 1
 	done
 	corosync_die "node $CCMAP_NODE: no quorate membership of $want nodes after ${secs} s"
 	corosync-quorumtool -s >&2
