@@ -231,6 +231,11 @@ case "$node" in
 	tk=$(now)
 	corosync_kill
 	echo "# node 3: killed corosync at $tk (node 3's clock)"
+	end=$((SECONDS + 10))
+	while kill -0 "$mpid" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+		nap 0.1
+	done
+	kill -KILL "$mpid" 2>/dev/null	# still running: it missed the loss
 	wait "$mpid"
 	st=$?
 	wait_event 0 '^[0-9.]+ lost error=' 10

@@ -87,7 +87,6 @@ corosync_conf() {
 		echo "}"
 		echo "system {"
 		echo "	state_dir: $COROSYNC_DIR"
-		echo "	qb_ipc_type: socket"
 		echo "}"
 	} > "$file"
 }
