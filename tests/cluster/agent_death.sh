@@ -27,20 +27,14 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${CCMAP_BIN:-$top/build/bin}
-bpfdir=${CCMAP_BPF_DIR:-$top/build/bpf}
-tbin=${CCMAP_TEST_BIN:-$top/build/tests/cluster}
-policy=${CCMAP_POLICY:-msi}
-node=${CCMAP_NODE:?run me in a ccmap guest (tools/vm/ccmap-vm), CCMAP_NODE is not set}
-nodes=${CCMAP_NODES:-1}
-out=${CCMAP_OUT:-/tmp}
+. "$top/tools/vm/ccmap-cluster.sh"
+cluster_env
 work=/tmp/ccmap-death
 sock=$work/ccmapd.sock
 victim=2
 pages=8
 
 n=0 failed=0
-. "$top/tools/vm/ccmap-cluster.sh"
 
 for f in "$bin/ccmapd" "$bin/ccmapctl" "$tbin/cc_holder" "$tbin/cc_counter" \
 	 "$tbin/cc_barrier" "$bpfdir/$policy.bpf.o"; do

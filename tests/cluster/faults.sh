@@ -43,20 +43,14 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${CCMAP_BIN:-$top/build/bin}
-bpfdir=${CCMAP_BPF_DIR:-$top/build/bpf}
-tbin=${CCMAP_TEST_BIN:-$top/build/tests/cluster}
-policy=${CCMAP_POLICY:-msi}
-node=${CCMAP_NODE:?run me in a ccmap guest (tools/vm/ccmap-vm), CCMAP_NODE is not set}
-nodes=${CCMAP_NODES:-1}
-out=${CCMAP_OUT:-/tmp}
+. "$top/tools/vm/ccmap-cluster.sh"
+cluster_env
 work=/tmp/ccmap-faults
 sock=$work/ccmapd.sock
 iters=${CC_ITERS_FAULTS:-300}
 size=65536
 
 n=0 failed=0
-. "$top/tools/vm/ccmap-cluster.sh"
 
 if [ "$nodes" != 3 ]; then
 	echo "Bail out! faults.sh needs 3 guests (ccmap-vm -n 3), not $nodes"

@@ -43,13 +43,8 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${CCMAP_BIN:-$top/build/bin}
-bpfdir=${CCMAP_BPF_DIR:-$top/build/bpf}
-tbin=${CCMAP_TEST_BIN:-$top/build/tests/cluster}
-policy=${CCMAP_POLICY:-msi}
-node=${CCMAP_NODE:?run me in a ccmap guest (tools/vm/ccmap-vm), CCMAP_NODE is not set}
-nodes=${CCMAP_NODES:-1}
-out=${CCMAP_OUT:-/tmp}
+. "$top/tools/vm/ccmap-cluster.sh"
+cluster_env
 work=/tmp/ccmap-cluster
 sock=$work/ccmapd.sock
 port=7070
@@ -59,7 +54,6 @@ tests=("$@")
 robust=0
 
 n=0 failed=0
-. "$top/tools/vm/ccmap-cluster.sh"
 
 # share name, size (bytes), test program
 declare -A size=([counter]=65536 [msgpass]=32768 [mix]=135168 [private]=65536

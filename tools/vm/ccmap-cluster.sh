@@ -5,6 +5,19 @@
 # CCMAP_NODE and CCMAP_NODES (set by tools/vm/ccmap-vm).  Guest i listens on
 # 10.77.0.i:7070.
 
+# cluster_env: the settings every cluster script shares, from the
+# environment: $bin (ccmapd, ccmapctl), $bpfdir (policy objects), $tbin
+# (cc_* programs), $policy, $node, $nodes and $out.  Needs $top.
+cluster_env() {
+	bin=${CCMAP_BIN:-$top/build/bin}
+	bpfdir=${CCMAP_BPF_DIR:-$top/build/bpf}
+	tbin=${CCMAP_TEST_BIN:-$top/build/tests/cluster}
+	policy=${CCMAP_POLICY:-msi}
+	node=${CCMAP_NODE:?run me in a ccmap guest (tools/vm/ccmap-vm), CCMAP_NODE is not set}
+	nodes=${CCMAP_NODES:-1}
+	out=${CCMAP_OUT:-/tmp}
+}
+
 # tap STATUS DESCRIPTION: one TAP line; counts into $n and $failed.
 tap() {
 	n=$((n + 1))
