@@ -75,6 +75,13 @@ struct share {
 	uint64_t dev, ino;
 	struct ccmap_dir dir;		/* pages homed here */
 	struct ccmap_npage *np;		/* every page, this node's view */
+	/*
+	 * Per page: a fault waits for rights held back because the home's
+	 * lease lapsed (CCMAP_ST_S or CCMAP_ST_E: what it waits for; 0: none).
+	 * Published when the lease is renewed, asked for again when the home
+	 * comes back after it was declared down.
+	 */
+	uint8_t *held;
 };
 
 /* ---- peers and connections ------------------------------------------------------ */
@@ -120,6 +127,18 @@ struct peer {
 	 */
 	bool alive;
 	uint64_t lost_ms;		/* when the last connection was lost */
+	uint64_t heard_ms;		/* last authenticated frame from it */
+	uint64_t down_at_ms;		/* down_pending: coh_peer_down() not before */
+	/*
+	 * Our lease on the pages homed at this peer (docs/protocol.md §5.5):
+	 * the send time (now_us) of the newest frame it is known to have
+	 * received -- a PING it answered, or the start of the connection it
+	 * resumed on.  Rights to its pages are revoked when the lease is
+	 * older than net_lease_ms() and granted again when it is renewed.
+	 */
+	uint64_t lease_us;
+	bool lease_lost;
+	uint64_t leases_lost;
 	uint64_t conns_lost, resumes;
 	struct ccmap_sess sess;		/* our session with it */
 	uint64_t last_ping_ms, rtt_us;
@@ -154,6 +173,11 @@ struct agent_stats {
 	uint64_t sess_resumed;		/* sessions resumed on a new connection */
 	uint64_t sess_reset;		/* sessions that had state and were started anew */
 	uint64_t peers_down;		/* peers declared down (failure detector, BYE, restart) */
+	uint64_t downs_deferred;	/* of those: recovery waited for the peer's lease to end */
+	uint64_t leases_lost;		/* a home's lease expired: rights to its pages revoked */
+	uint64_t leases_renewed;	/* ... and came back */
+	uint64_t lease_revoked;		/* pages whose rights a lost lease revoked */
+	uint64_t lease_held;		/* grants held back while their home's lease was lost */
 	uint64_t sess_retransmitted;	/* session messages sent again after a RESUME */
 	uint64_t sess_acks_sent, sess_acks_recv;
 	uint64_t injected;		/* test hook: frames damaged on purpose */
@@ -249,6 +273,9 @@ void net_event(struct conn *c, uint32_t events);
  * connected (logged by the caller). */
 int net_send(uint16_t dst, struct ccmap_msg *m);
 bool net_peer_up(uint16_t node);	/* a member: messages to it are delivered */
+/* Our lease on the pages homed at @node holds (always for this node). */
+bool net_lease_valid(uint16_t node);
+unsigned net_lease_ms(void);		/* 2/3 of peer_dead_ms */
 /* Interim failure detector and idle timeout (ms); ccmapctl debug set. */
 extern unsigned net_peer_dead_ms, net_idle_timeout_ms;
 #define NET_PEER_DEAD_MS_DFL	15000
@@ -271,6 +298,8 @@ void coh_fault(uint32_t share, uint64_t page, unsigned want);
 void coh_message(uint16_t src, const struct ccmap_msg *m);
 void coh_peer_up(uint16_t node);
 void coh_peer_down(uint16_t node);
+void coh_lease_lost(uint16_t node);
+void coh_lease_renewed(uint16_t node);
 void coh_deliver_self(void);		/* drain the self FIFO */
 void coh_self_push(const struct ccmap_msg *m);
 

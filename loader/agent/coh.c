@@ -248,17 +248,29 @@ static void np_act(struct share *sh, uint64_t page, const struct ccmap_np_action
 				A.st.msgs_sent++;
 		}
 	}
-	if (a->flags & CCMAP_NA_FAIL)
+	if (a->flags & (CCMAP_NA_FAIL | CCMAP_NA_WAKE | CCMAP_NA_GO))
+		sh->held[page] = 0;
+	if (a->flags & CCMAP_NA_FAIL) {
 		prog_fail(sh, page, EIO);
-	else if (a->flags & CCMAP_NA_WAKE)
+	} else if ((a->flags & (CCMAP_NA_WAKE | CCMAP_NA_GO)) && !net_lease_valid(home)) {
+		/*
+		 * The home has not answered within the lease: it may be about
+		 * to give the page to someone else.  The state is kept and
+		 * published when the lease is renewed; the fault waits.
+		 */
+		A.st.lease_held++;
+		sh->held[page] = np->state == CCMAP_PS_E ? CCMAP_ST_E : CCMAP_ST_S;
+		log_dbg("share %s page %llu: grant held back: no lease on home %u",
+			sh->cfg->name, (unsigned long long)page, home);
+	} else if (a->flags & CCMAP_NA_WAKE) {
 		prog_grant(sh, page, np->state, np->version);
-	if (a->flags & CCMAP_NA_SEND_REQ)
-		send_req(sh, page, a);
-	if (a->flags & CCMAP_NA_GO) {
+	} else if (a->flags & CCMAP_NA_GO) {
 		/* Rights held already (a stale or raced request): republish. */
 		A.st.local_go++;
 		prog_grant(sh, page, np->state, np->version);
 	}
+	if (a->flags & CCMAP_NA_SEND_REQ)
+		send_req(sh, page, a);
 }
 
 void coh_fault(uint32_t share, uint64_t page, unsigned want)
@@ -512,13 +524,32 @@ void coh_deliver_self(void)
 
 void coh_peer_up(uint16_t node)
 {
+	unsigned long asked = 0;
+
 	for (unsigned i = 0; i < A.n_shares; i++) {
-		int rc = ccmap_dir_node_up(&A.shares[i].dir, node);
+		struct share *sh = &A.shares[i];
+		int rc = ccmap_dir_node_up(&sh->dir, node);
 
 		if (rc)
 			log_err("share %s: directory refuses node %u up: %s",
-				A.shares[i].cfg->name, node, ccmap_strerror(-rc));
+				sh->cfg->name, node, ccmap_strerror(-rc));
 	}
+	/* Faults that waited through the home's absence ask it again. */
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+
+		for (uint64_t page = 0; page < sh->npages; page++) {
+			unsigned want = sh->held[page];
+
+			if (!want || home_of(sh, page) != node)
+				continue;
+			sh->held[page] = 0;
+			asked++;
+			coh_fault(sh->id, page, want);
+		}
+	}
+	if (asked)
+		log_info("node %u is up: %lu waiting fault(s) ask it again", node, asked);
 }
 
 void coh_peer_down(uint16_t node)
@@ -548,6 +579,54 @@ void coh_peer_down(uint16_t node)
 		 "fenced here", node, fenced);
 }
 
+/*
+ * The lease on @node's pages lapsed: revoke this node's rights to every
+ * page homed there (the kernel unmaps them), keeping their state: the data
+ * of an Exclusive page stays in the replica for the home to fetch once it
+ * answers again, or is lost with the home's recovery if it declared us
+ * down meanwhile (docs/protocol.md §5.5).
+ */
+void coh_lease_lost(uint16_t node)
+{
+	unsigned long revoked = 0;
+
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+
+		for (uint64_t page = 0; page < sh->npages; page++) {
+			if (home_of(sh, page) != node || sh->np[page].state == CCMAP_PS_I)
+				continue;
+			prog_revoke(sh, page, 0);
+			revoked++;
+		}
+	}
+	A.st.lease_revoked += revoked;
+	log_warn("lease on node %u lost: rights to %lu page(s) homed there revoked", node,
+		 revoked);
+}
+
+/* The lease is back: publish again the rights the node still holds. */
+void coh_lease_renewed(uint16_t node)
+{
+	unsigned long granted = 0;
+
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+
+		for (uint64_t page = 0; page < sh->npages; page++) {
+			struct ccmap_npage *np = &sh->np[page];
+
+			if (home_of(sh, page) != node || np->state == CCMAP_PS_I || np->pending)
+				continue;
+			sh->held[page] = 0;
+			prog_grant(sh, page, np->state, np->version);
+			granted++;
+		}
+	}
+	log_info("lease on node %u renewed: rights to %lu page(s) published again", node,
+		 granted);
+}
+
 /* ---- setup ------------------------------------------------------------------------ */
 
 int coh_init(void)
@@ -563,7 +642,8 @@ int coh_init(void)
 			return -1;
 		}
 		sh->np = calloc(sh->npages, sizeof(*sh->np));
-		if (!sh->np) {
+		sh->held = calloc(sh->npages, 1);
+		if (!sh->np || !sh->held) {
 			log_err("share %s: out of memory for %llu page states", sh->cfg->name,
 				(unsigned long long)sh->npages);
 			return -1;
@@ -585,5 +665,7 @@ void coh_free(void)
 		ccmap_dir_free(&A.shares[i].dir);
 		free(A.shares[i].np);
 		A.shares[i].np = NULL;
+		free(A.shares[i].held);
+		A.shares[i].held = NULL;
 	}
 }

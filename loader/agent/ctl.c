@@ -294,13 +294,16 @@ static void cmd_status(struct ctl *c)
 			continue;
 		out(c, "peer %u addr %s state %s incarnation %016llx rtt_us %llu ups %llu "
 		    "downs %llu conns_lost %llu resumes %llu sent %llu acked %llu queued %zu "
-		    "delivered %llu last_error %s\n", id, p->addr.text, st,
+		    "delivered %llu lease %s lease_age_ms %llu leases_lost %llu last_error %s\n",
+		    id, p->addr.text, st,
 		    (unsigned long long)p->incarnation, (unsigned long long)p->rtt_us,
 		    (unsigned long long)p->ups, (unsigned long long)p->downs,
 		    (unsigned long long)p->conns_lost, (unsigned long long)p->resumes,
 		    (unsigned long long)p->sess.sent, (unsigned long long)p->sess.acked,
 		    p->sess.qlen, (unsigned long long)p->sess.delivered,
-		    p->last_error[0] ? p->last_error : "-");
+		    !p->alive ? "-" : p->lease_lost ? "lost" : "held",
+		    (unsigned long long)(p->alive ? now_ms() - p->lease_us / 1000 : 0),
+		    (unsigned long long)p->leases_lost, p->last_error[0] ? p->last_error : "-");
 	}
 	out(c, "shares %u\n", A.n_shares);
 	for (unsigned i = 0; i < A.n_shares; i++) {
@@ -482,6 +485,11 @@ static void cmd_stats(struct ctl *c)
 	S("sessions_resumed", s->sess_resumed);
 	S("sessions_reset", s->sess_reset);
 	S("peers_declared_down", s->peers_down);
+	S("peer_recoveries_deferred", s->downs_deferred);
+	S("leases_lost", s->leases_lost);
+	S("leases_renewed", s->leases_renewed);
+	S("lease_revoked_pages", s->lease_revoked);
+	S("lease_held_grants", s->lease_held);
 	S("messages_retransmitted", s->sess_retransmitted);
 	S("session_acks_sent", s->sess_acks_sent);
 	S("session_acks_received", s->sess_acks_recv);

@@ -23,6 +23,17 @@
  * (default 15 s), when it says BYE, or when it comes back with another
  * incarnation (its agent restarted; the kernel zapped every mapping of the
  * old one when its policy detached).  The next session brings it "up".
+ *
+ * LEASES keep a node that is cut off from writing pages others may be
+ * given (docs/protocol.md §5.5).  Rights to a page homed elsewhere hold
+ * only while the home answered a frame we sent less than net_lease_ms()
+ * ago (2/3 of peer_dead_ms; pings go every lease/4).  When the lease
+ * lapses the pages' rights are revoked in the kernel, their state kept;
+ * faults wait until the home answers again or is declared down.  The home
+ * side runs a peer's recovery no sooner than peer_dead_ms after it last
+ * heard from it, so the peer's lease has run out first whatever cut them
+ * apart -- unless the peer provably holds nothing any more (BYE, a new
+ * incarnation, or it declared us down: its kernel or agent revoked).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +51,7 @@
 #include "agent.h"
 
 #define HANDSHAKE_TIMEOUT_MS	10000
-#define PING_INTERVAL_MS	2000
+#define PING_INTERVAL_MS	2000	/* at most; lease/4 when that is shorter */
 #define BACKOFF_MIN_MS		100
 #define BACKOFF_MAX_MS		5000
 #define TX_MAX			(64u << 20)
@@ -158,22 +169,67 @@ static void schedule_dial(struct peer *p, bool failed)
 	p->next_dial_ms = now + p->backoff_ms;
 }
 
+unsigned net_lease_ms(void)
+{
+	return net_peer_dead_ms / 3 * 2;
+}
+
+static unsigned ping_interval_ms(void)
+{
+	unsigned quarter = net_lease_ms() / 4;
+
+	return quarter < 10 ? 10 : quarter < PING_INTERVAL_MS ? quarter : PING_INTERVAL_MS;
+}
+
+bool net_lease_valid(uint16_t node)
+{
+	if (node == A.self)
+		return true;
+	return node <= CCMAP_MAX_NODE_ID && !A.peers[node].lease_lost;
+}
+
+/* @p answered a frame we sent at @sent_us (our clock). */
+static void lease_renew(struct peer *p, uint64_t sent_us)
+{
+	if (sent_us > p->lease_us)
+		p->lease_us = sent_us;
+	if (p->lease_lost && now_us() - p->lease_us < (uint64_t)net_lease_ms() * 1000) {
+		p->lease_lost = false;
+		A.st.leases_renewed++;
+		log_info("peer %u answers again: lease renewed, rights to its pages return",
+			 p->id);
+		coh_lease_renewed(p->id);
+	}
+}
+
 /*
  * The peer stops being a member (failure detector, BYE, new incarnation,
  * a session that cannot continue): its session and queue are dropped, its
  * connection closed, and coh_peer_down() runs from net_process_downs(),
- * outside any directory call.
+ * outside any directory call.  @proven: the peer holds no rights any more
+ * (it said BYE after its policy detached, it restarted, or it declared us
+ * down); otherwise its recovery waits until its lease has run out.
  */
-static void peer_declare_down(struct peer *p, const char *why, bool close_conn)
+static void peer_declare_down(struct peer *p, const char *why, bool close_conn, bool proven)
 {
+	uint64_t now = now_ms();
+
 	if (!p->alive)
 		return;
 	p->alive = false;
 	p->downs++;
 	A.st.peers_down++;
 	snprintf(p->last_error, sizeof(p->last_error), "%.200s", why);
-	log_warn("peer %u is declared down: %s (%zu unacknowledged message(s) dropped)",
-		 p->id, why, p->sess.qlen);
+	p->down_at_ms = proven ? 0 : p->heard_ms + net_peer_dead_ms;
+	if (p->down_at_ms > now) {
+		A.st.downs_deferred++;
+		log_warn("peer %u is declared down: %s (%zu unacknowledged message(s) dropped); "
+			 "its pages are recovered in %llu ms, when its lease has surely run out",
+			 p->id, why, p->sess.qlen, (unsigned long long)(p->down_at_ms - now));
+	} else {
+		log_warn("peer %u is declared down: %s (%zu unacknowledged message(s) dropped)",
+			 p->id, why, p->sess.qlen);
+	}
 	ccmap_sess_init(&p->sess, 0, 0);
 	p->down_pending = true;
 	if (close_conn && p->conn)
@@ -378,7 +434,7 @@ int net_send(uint16_t dst, struct ccmap_msg *m)
 	}
 	if (p->sess.qbytes > SESS_MAX) {
 		peer_declare_down(p, "retransmit queue over 64 MiB: the peer does not acknowledge",
-				  true);
+				  true, false);
 		return 0;
 	}
 	sess_flush(p);
@@ -535,6 +591,12 @@ static void authenticated(struct conn *c)
 	p = &A.peers[id];
 	c->authed = true;
 	c->peer = id;
+	if (p->down_pending && p->down_at_ms > now_ms() &&
+	    p->incarnation == c->hs.peer_incarnation) {
+		/* Its old session's recovery must run before a new session. */
+		conn_close(c, "the peer's recovery waits for its lease to run out");
+		return;
+	}
 	c->rx.mac = &c->hs.rx_key;
 	c->rx.require_mac = true;
 	A.st.conns_authed++;
@@ -550,10 +612,13 @@ static void authenticated(struct conn *c)
 		snprintf(why, sizeof(why), "it restarted (incarnation %016llx -> %016llx)",
 			 (unsigned long long)p->sess.peer_inc,
 			 (unsigned long long)c->hs.peer_incarnation);
-		peer_declare_down(p, why, true);
+		peer_declare_down(p, why, true, true);
 	}
+	if (p->down_pending && p->incarnation != c->hs.peer_incarnation)
+		p->down_at_ms = 0;	/* a new incarnation: the old one's policy detached */
 	net_process_downs();	/* the old incarnation's down before the up */
 	p->conn = c;
+	p->heard_ms = now_ms();
 	p->backoff_ms = 0;
 	p->last_error[0] = 0;
 	p->last_ping_ms = now_ms();
@@ -591,6 +656,8 @@ static void on_resume(struct conn *c, const struct ccmap_msg *m)
 
 		if (ccmap_sess_resume(&p->sess, r->delivered, &err) == 0) {
 			c->resumed = true;
+			/* It answered this connection's handshake. */
+			lease_renew(p, c->born_ms * 1000);
 			p->resumes++;
 			A.st.sess_resumed++;
 			A.st.sess_retransmitted += again;
@@ -604,14 +671,14 @@ static void on_resume(struct conn *c, const struct ccmap_msg *m)
 		/* Both ends must start anew: close, the next RESUME says fresh. */
 		log_err("peer %u: cannot resume the session: %s", p->id, err.msg);
 		A.st.sess_reset++;
-		peer_declare_down(p, "the session cannot be resumed", true);
+		peer_declare_down(p, "the session cannot be resumed", true, false);
 		return;
 	}
 	if (p->alive) {
 		/* We had a session the peer no longer has: it declared us down. */
 		A.st.sess_reset++;
 		peer_declare_down(p, "it no longer has our session (it declared this node down)",
-				  false);
+				  false, true);
 		net_process_downs();
 		if (c->src.fd < 0)
 			return;
@@ -620,6 +687,8 @@ static void on_resume(struct conn *c, const struct ccmap_msg *m)
 	p->alive = true;
 	p->ups++;
 	c->resumed = true;
+	p->lease_lost = false;
+	p->lease_us = c->born_ms * 1000;
 	log_info("peer %u (%s): new session, incarnation %016llx; peer is up", p->id, c->addr,
 		 (unsigned long long)p->incarnation);
 	coh_peer_up(p->id);
@@ -695,6 +764,7 @@ static void frame_authed(struct conn *c, const struct ccmap_msg *m)
 		conn_close(c, "frame with another sender id");
 		return;
 	}
+	p->heard_ms = c->last_rx_ms;
 	switch (m->hdr.type) {
 	case CCMAP_T_PING:
 		ccmap_msg_init(&out, CCMAP_T_PONG, A.self, 0, m->hdr.req_id);
@@ -704,14 +774,17 @@ static void frame_authed(struct conn *c, const struct ccmap_msg *m)
 	case CCMAP_T_PONG: {
 		uint64_t sent = m->u.ping.stamp, now = now_us();
 
-		if (sent <= now)
+		if (sent <= now) {
 			A.peers[c->peer].rtt_us = now - sent;
+			if (c->resumed && p->alive)
+				lease_renew(p, sent);
+		}
 		return;
 	}
 	case CCMAP_T_BYE:
 		log_info("peer %u says goodbye (code %u)", c->peer, m->u.bye.code);
 		if (p->alive)
-			peer_declare_down(p, "it left (BYE)", true);
+			peer_declare_down(p, "it left (BYE)", true, true);
 		else
 			conn_close(c, "peer left (BYE)");
 		return;
@@ -840,8 +913,9 @@ void net_process_downs(void)
 	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++) {
 		struct peer *p = &A.peers[id];
 
-		if (p->down_pending) {
+		if (p->down_pending && now_ms() >= p->down_at_ms) {
 			p->down_pending = false;
+			p->lease_lost = false;
 			coh_peer_down(p->id);
 		}
 	}
@@ -869,7 +943,17 @@ void net_tick(uint64_t now)
 			snprintf(why, sizeof(why), "no authenticated connection for %llu ms "
 				 "(interim failure detector, peer_dead_ms %u)",
 				 (unsigned long long)since(now, p->lost_ms), net_peer_dead_ms);
-			peer_declare_down(p, why, true);
+			peer_declare_down(p, why, true, false);
+		}
+		if ((p->alive || p->down_pending) && !p->lease_lost &&
+		    now * 1000 > p->lease_us + (uint64_t)net_lease_ms() * 1000) {
+			p->lease_lost = true;
+			p->leases_lost++;
+			A.st.leases_lost++;
+			log_warn("peer %u: no answer to our frames for %llu ms: lease lost, rights to "
+				 "its pages revoked (faults on them wait)", p->id,
+				 (unsigned long long)(now - p->lease_us / 1000));
+			coh_lease_lost(p->id);
 		}
 		if (p->conn && p->conn->resumed && ccmap_sess_ack_pending(&p->sess))
 			send_ack(p);
@@ -893,7 +977,7 @@ void net_tick(uint64_t now)
 			conn_close(c, why);
 			continue;
 		}
-		if (since(now, A.peers[c->peer].last_ping_ms) >= PING_INTERVAL_MS) {
+		if (since(now, A.peers[c->peer].last_ping_ms) >= ping_interval_ms()) {
 			struct ccmap_msg m;
 
 			ccmap_msg_init(&m, CCMAP_T_PING, A.self, 0, 0);

@@ -98,7 +98,7 @@ if [ "$node" = "$victim" ]; then
 	kill -0 "$holder" 2>/dev/null && alive=1
 	kill -TERM "$holder" 2>/dev/null
 	wait "$holder"
-	read -r _ stores _ last _ sig < "$res" 2>/dev/null
+	read -r _ stores _ last _ sig _ < "$res" 2>/dev/null
 	echo "# cc_holder: ${stores:-?} stores, the last one began at ${last:-?}, ended by ${sig:-?}"
 	tap $(( alive == 1 ? 0 : 1 )) "cc_holder is not killed while its agent is gone"
 	tap $([ "${sig:-}" = SIGTERM ] && echo 0 || echo 1) "cc_holder ended by the test's SIGTERM, not a SIGBUS (${sig:-none})"

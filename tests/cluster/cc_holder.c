@@ -1,23 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cc_holder - store into pages of a share as fast as it can and remember
- * when the last store completed; used by agent_death.sh to show that a
- * node loses its rights the moment its agent dies.
+ * when its stores completed; used by agent_death.sh (a node loses its rights
+ * the moment its agent dies) and partition.sh (a node cut off loses them
+ * within its lease, and nobody else writes its pages before that).
  *
- *   cc_holder -f FILE -s SIZE -i PAGES -o OUT
+ *   cc_holder -f FILE -s SIZE (-i PAGES | -l P,P,...) -o OUT
+ *   cc_holder -f FILE -s SIZE (-i PAGES | -l P,P,...) -r
  *
- * Increments word 0 of pages 0..PAGES-1 of the share in a loop.  After each
- * completed store it records the store count and the CLOCK_REALTIME at
- * which that store began (last_store).  SIGTERM
- * (delivered even while the process waits in a fault) or SIGBUS writes
- * "stores N last_store SEC.NSEC signal NAME" to OUT and exits 0; nothing
- * else ends it.  It writes "ready" to OUT.ready once every page was stored
- * to once.
+ * Increments word 0 of pages 0..PAGES-1 (or of the listed pages) of the
+ * share in a loop.  Each completed store is counted; the CLOCK_REALTIME at
+ * which it began and at which it completed are kept for the first and the
+ * last one (a store that waited in a fault executed just before its end).  SIGUSR1 appends a report line to OUT and goes on; SIGTERM
+ * (delivered even while the process waits in a fault) or SIGBUS appends one
+ * and exits 0; nothing else ends it:
+ *
+ *   stores N last_store BEGIN signal NAME last_end END first_store BEGIN first_end END
+ *
+ * (times SEC.NSEC; 0.000000000 while there was no store).  It writes "ready"
+ * to OUT.ready once every page was stored to once.
+ *
+ * With -r it only reads word 0 of those pages through a mapping of the
+ * share and prints "sum S" (the total of what cc_holders stored there).
  */
 #include "cluster.h"
 
+#define MAX_PAGES 64
+
 static volatile sig_atomic_t stores;
-static volatile struct timespec last;
+static volatile struct timespec last, last_end, first, first_end;
 static int out_fd = -1;
 
 static void put_num(char **p, unsigned long long v)
@@ -33,63 +44,130 @@ static void put_num(char **p, unsigned long long v)
 		*(*p)++ = tmp[--n];
 }
 
+static void put_str(char **p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(*p, s, n);
+	*p += n;
+}
+
+static void put_time(char **p, const volatile struct timespec *t)
+{
+	long ns = t->tv_nsec;
+
+	put_num(p, (unsigned long long)t->tv_sec);
+	*(*p)++ = '.';
+	for (long i = 100000000; i >= 1; i /= 10) {
+		*(*p)++ = (char)('0' + ns / i);
+		ns %= i;
+	}
+}
+
 /* Async-signal-safe: formats by hand and write()s. */
 static void on_signal(int sig)
 {
-	char buf[128], *p = buf;
-	const char *name = sig == SIGBUS ? "SIGBUS" : "SIGTERM";
-	long ns = last.tv_nsec;
-	int i;
+	char buf[256], *p = buf;
 
-	memcpy(p, "stores ", 7);
-	p += 7;
+	put_str(&p, "stores ");
 	put_num(&p, (unsigned long long)stores);
-	memcpy(p, " last_store ", 12);
-	p += 12;
-	put_num(&p, (unsigned long long)last.tv_sec);
-	*p++ = '.';
-	for (i = 100000000; i >= 1; i /= 10) {
-		*p++ = (char)('0' + ns / i);
-		ns %= i;
-	}
-	memcpy(p, " signal ", 8);
-	p += 8;
-	memcpy(p, name, strlen(name));
-	p += strlen(name);
+	put_str(&p, " last_store ");
+	put_time(&p, &last);
+	put_str(&p, " signal ");
+	put_str(&p, sig == SIGBUS ? "SIGBUS" : sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM");
+	put_str(&p, " last_end ");
+	put_time(&p, &last_end);
+	put_str(&p, " first_store ");
+	put_time(&p, &first);
+	put_str(&p, " first_end ");
+	put_time(&p, &first_end);
 	*p++ = '\n';
 	if (write(out_fd, buf, (size_t)(p - buf)) < 0)
 		_exit(1);
-	_exit(0);
+	if (sig != SIGUSR1)
+		_exit(0);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: cc_holder -f FILE -s SIZE (-i PAGES | -l P,P,...) "
+		"(-o OUT | -r)\n");
+	exit(2);
+}
+
+/* "3,7,12" into @list; the number of pages, or 0 if malformed. */
+static unsigned long parse_list(const char *s, unsigned long *list)
+{
+	unsigned long n = 0;
+	char *end;
+
+	while (*s) {
+		if (n == MAX_PAGES || *s < '0' || *s > '9')
+			return 0;
+		list[n++] = strtoul(s, &end, 10);
+		if (*end == ',' && end[1])
+			end++;
+		else if (*end)
+			return 0;
+		s = end;
+	}
+	return n;
 }
 
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	const char *out = NULL;
-	char ready[4096];
-	unsigned long pages = 0, p;
-	size_t size = 0;
+	unsigned long list[MAX_PAGES], pages = 0, p;
+	const char *out = NULL, *file = NULL;
+	struct timespec ts, te;
 	volatile uint64_t *map;
-	struct timespec ts;
-	const char *file = NULL;
+	char ready[4096];
+	size_t size = 0;
+	bool read_only = false;
 	int opt, fd;
 
-	while ((opt = getopt(argc, argv, "f:s:i:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:s:i:l:o:r")) != -1) {
 		switch (opt) {
 		case 'f': file = optarg; break;
 		case 's': size = strtoul(optarg, NULL, 0); break;
-		case 'i': pages = strtoul(optarg, NULL, 10); break;
+		case 'i':
+			pages = strtoul(optarg, NULL, 10);
+			if (!pages || pages > MAX_PAGES)
+				usage();
+			for (p = 0; p < pages; p++)
+				list[p] = p;
+			break;
+		case 'l':
+			pages = parse_list(optarg, list);
+			if (!pages)
+				usage();
+			break;
 		case 'o': out = optarg; break;
+		case 'r': read_only = true; break;
 		default:
-			fprintf(stderr, "usage: cc_holder -f FILE -s SIZE -i PAGES -o OUT\n");
-			return 2;
+			usage();
 		}
 	}
-	if (!file || !out || !pages || size < pages * CC_PAGE) {
-		fprintf(stderr, "usage: cc_holder -f FILE -s SIZE -i PAGES -o OUT\n");
-		return 2;
+	if (!file || !pages || !out == !read_only)
+		usage();
+	for (p = 0; p < pages; p++)
+		if ((list[p] + 1) * CC_PAGE > size)
+			usage();
+	if (read_only) {
+		uint64_t sum = 0;
+
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		map = fd < 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED) {
+			perror("cc_holder: open/mmap");
+			return 1;
+		}
+		for (p = 0; p < pages; p++)
+			sum += map[list[p] * CC_WORDS];
+		printf("sum %llu\n", (unsigned long long)sum);
+		return 0;
 	}
-	out_fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	out_fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 	fd = open(file, O_RDWR | O_CLOEXEC);
 	if (out_fd < 0 || fd < 0) {
 		perror("cc_holder: open");
@@ -103,23 +181,34 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, SIGTERM);
 	sigaddset(&sa.sa_mask, SIGBUS);
-	if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGBUS, &sa, NULL)) {
+	sigaddset(&sa.sa_mask, SIGUSR1);
+	if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGBUS, &sa, NULL) ||
+	    sigaction(SIGUSR1, &sa, NULL)) {
 		perror("cc_holder: sigaction");
 		return 1;
 	}
 	for (unsigned long n = 0;; n++) {
-		p = n % pages;
+		p = list[n % pages];
 		/*
 		 * The time is taken before the store: a store that began after
 		 * the node lost its rights can only complete once they are back.
 		 */
 		clock_gettime(CLOCK_REALTIME, &ts);
 		__atomic_fetch_add(&map[p * CC_WORDS], 1, __ATOMIC_SEQ_CST);
-		/* Count and time are updated together: signals are blocked. */
+		clock_gettime(CLOCK_REALTIME, &te);
+		/* Count and times are updated together: signals are blocked. */
 		sigprocmask(SIG_BLOCK, &sa.sa_mask, NULL);
+		if (!stores) {
+			first.tv_sec = ts.tv_sec;
+			first.tv_nsec = ts.tv_nsec;
+			first_end.tv_sec = te.tv_sec;
+			first_end.tv_nsec = te.tv_nsec;
+		}
 		stores = stores + 1;
 		last.tv_sec = ts.tv_sec;
 		last.tv_nsec = ts.tv_nsec;
+		last_end.tv_sec = te.tv_sec;
+		last_end.tv_nsec = te.tv_nsec;
 		sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 		if (n + 1 == pages) {
 			snprintf(ready, sizeof(ready), "%s.ready", out);
