@@ -117,7 +117,9 @@ $(LIBCCMAP): $(LIB_OBJS)
 	@echo "  AR       $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# The agent and its CLI.
+# The agent and its CLI.  libcpg and libquorum come from Debian's corosync
+# development packages (make deps).
+COROSYNC_LIBS = $(shell pkg-config --libs libcpg libquorum 2>/dev/null || echo -lcpg -lquorum)
 AGENT_SRCS := $(TOP)/loader/ccmapd.c $(wildcard $(TOP)/loader/agent/*.c)
 AGENT_HDRS := $(wildcard $(TOP)/loader/agent/*.h $(TOP)/loader/include/ccmap/*.h) \
 	$(TOP)/bpf/ccmap_abi.h
@@ -126,7 +128,7 @@ $(BUILD)/bin/ccmapd: $(AGENT_SRCS) $(AGENT_HDRS) $(LIBCCMAP) $(LIBBPF)
 	@echo "  CC       $@"
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(USER_CFLAGS) -I$(TOP)/loader/agent $(AGENT_SRCS) $(LIBCCMAP) \
-		$(LIBBPF) -lelf -lz $(LIB_LDLIBS) -o $@
+		$(LIBBPF) -lelf -lz $(COROSYNC_LIBS) $(LIB_LDLIBS) -o $@
 
 $(BUILD)/bin/ccmapctl: $(TOP)/loader/ccmapctl.c $(AGENT_HDRS) $(LIBCCMAP)
 	@echo "  CC       $@"

@@ -155,7 +155,11 @@ static void usage(FILE *f)
 "                                         without traffic (default 15000)\n"
 "        peer_dead_ms <n>                 declare a peer down after that long\n"
 "                                         without a connection (default 15000;\n"
-"                                         the interim failure detector)\n"
+"                                         the interim failure detector; the\n"
+"                                         lease on a home's pages is 2/3 of it)\n"
+"        membership static|corosync       who declares peers down: the interim\n"
+"                                         detector, or corosync's process group\n"
+"                                         \"ccmap\" (corosync node id = node id)\n"
 "        control <path>                   control socket\n"
 "                                         (default /run/ccmap/ccmapd.sock)\n"
 "        resize_replicas no|grow|any      resize a replica of another size\n"
@@ -502,6 +506,7 @@ static void on_timer(void)
 	if (read(A.timer_src.fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_warn("timerfd read: %s", strerror(errno));
 	net_tick(now_ms());
+	cluster_tick(now_ms());
 	if (A.obj) {
 		bpf_drain_lost();
 		bpf_reattach_tick(now_ms());
@@ -558,6 +563,9 @@ static void loop(void)
 			case SRC_SIGNAL:
 				on_signal();
 				break;
+			case SRC_MEMBER:
+				cluster_event(s);
+				break;
 			case SRC_LINK:
 				bpf_link_event();
 				break;
@@ -572,6 +580,7 @@ static void cleanup(void)
 {
 	bpf_shutdown();
 	net_shutdown();
+	cluster_close();
 	ctl_shutdown();
 	coh_free();
 	for (unsigned i = 0; i < A.n_shares; i++) {
@@ -772,7 +781,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)A.incarnation);
 
 	if (describe_shares() || find_object(policy_path ? policy_path : A.cfg.policy, bpf_dir) ||
-	    setup_fds() || net_listen() || ctl_listen() || bpf_setup() ||
+	    setup_fds() || net_listen() || ctl_listen() || cluster_open() || bpf_setup() ||
 	    open_replicas() || coh_init() || bpf_add_shares() || bpf_attach()) {
 		if (replicas_touched)
 			log_err("startup failed");

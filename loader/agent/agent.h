@@ -28,6 +28,8 @@
 
 #include "ccmap_abi.h"
 
+struct ccm;			/* member.h: corosync membership */
+
 /* ---- logging (log.c) ------------------------------------------------------ */
 
 enum { LOG_ERR = 0, LOG_WARN, LOG_INFO, LOG_DBG, LOG_TRACE };
@@ -58,6 +60,7 @@ enum src_kind {
 	SRC_TIMER,
 	SRC_SIGNAL,
 	SRC_LINK,
+	SRC_MEMBER,			/* corosync (cluster.c) */
 };
 
 struct src {
@@ -139,6 +142,13 @@ struct peer {
 	uint64_t lease_us;
 	bool lease_lost;
 	uint64_t leases_lost;
+	/*
+	 * membership corosync: its agent is in the process group, or left it
+	 * (gone: declared down once this node is quorate; no session until
+	 * it joins again).
+	 */
+	bool cs_member, cs_gone;
+	uint32_t cs_reason;		/* of the last leave (CPG_REASON_*) */
 	uint64_t conns_lost, resumes;
 	struct ccmap_sess sess;		/* our session with it */
 	uint64_t last_ping_ms, rtt_us;
@@ -208,6 +218,11 @@ struct agent {
 
 	int epfd;
 	struct src listen_src, ctl_src, ring_src, timer_src, sig_src, link_src;
+	/* membership corosync (cluster.c); NULL while not connected */
+	struct ccm *ccm;
+	struct src ccm_src[2];
+	bool quorate;
+	uint64_t ccm_retry_ms;
 
 	unsigned n_shares;
 	struct share shares[CCMAP_MAX_SHARES];
@@ -289,6 +304,17 @@ void net_shutdown(void);
 void conn_close(struct conn *c, const char *why);
 void net_process_downs(void);		/* after every handler */
 void net_free_dead(void);		/* after every epoll batch */
+
+/* Declare @node down now (membership); its recovery waits for its lease. */
+void net_declare_down(uint16_t node, const char *why);
+
+/* ---- cluster.c: membership from corosync -------------------------------------- */
+
+int cluster_open(void);			/* 0 also when membership is static */
+void cluster_event(struct src *s);	/* an SRC_MEMBER descriptor is readable */
+void cluster_tick(uint64_t now);	/* reconnect after corosync was lost */
+void cluster_close(void);		/* leave the group */
+bool cluster_active(void);		/* corosync decides who is down */
 
 /* ---- coh.c ------------------------------------------------------------------------- */
 

@@ -236,6 +236,12 @@ static void peer_declare_down(struct peer *p, const char *why, bool close_conn, 
 		conn_close(p->conn, why);
 }
 
+void net_declare_down(uint16_t node, const char *why)
+{
+	if (node <= CCMAP_MAX_NODE_ID && A.peers[node].configured)
+		peer_declare_down(&A.peers[node], why, true, false);
+}
+
 void conn_close(struct conn *c, const char *why)
 {
 	struct peer *p = c->peer <= CCMAP_MAX_NODE_ID ? &A.peers[c->peer] : NULL;
@@ -597,6 +603,11 @@ static void authenticated(struct conn *c)
 		conn_close(c, "the peer's recovery waits for its lease to run out");
 		return;
 	}
+	if (cluster_active() && p->cs_gone) {
+		conn_close(c, "the peer left corosync's process group: no session until it "
+			   "joins again");
+		return;
+	}
 	c->rx.mac = &c->hs.rx_key;
 	c->rx.require_mac = true;
 	A.st.conns_authed++;
@@ -936,8 +947,9 @@ void net_tick(uint64_t now)
 
 		if (!p->configured)
 			continue;
-		/* The interim failure detector (until corosync membership). */
-		if (p->alive && !p->conn && since(now, p->lost_ms) >= net_peer_dead_ms) {
+		/* The interim failure detector, unless corosync decides. */
+		if (p->alive && !p->conn && !cluster_active() &&
+		    since(now, p->lost_ms) >= net_peer_dead_ms) {
 			char why[128];
 
 			snprintf(why, sizeof(why), "no authenticated connection for %llu ms "

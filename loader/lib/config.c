@@ -465,6 +465,17 @@ static int do_line(struct ccmap_config *c, char **tok, int ntok,
 		c->resize = (enum ccmap_resize)i;
 		return 0;
 	}
+	if (!strcmp(kw, "membership")) {
+		if (want_args(ntok, 1, kw, "membership static|corosync", e, w))
+			return -1;
+		if (strcmp(tok[1], "static") && strcmp(tok[1], "corosync"))
+			return cfg_fail(e, w, "membership '%.40s': expected static or corosync",
+					tok[1]);
+		if (once(&c->line_membership, kw, e, w))
+			return -1;
+		c->corosync = !strcmp(tok[1], "corosync");
+		return 0;
+	}
 	return cfg_fail(e, w, "unknown keyword '%.40s'", kw);
 }
 
@@ -713,6 +724,7 @@ int ccmap_config_format(const struct ccmap_config *c, char *buf, size_t len)
 	OUT("peer_dead_ms %u\n", c->peer_dead_ms);
 	OUT("control %s\n", c->control);
 	OUT("resize_replicas %s\n", ccmap_resize_name(c->resize));
+	OUT("membership %s\n", c->corosync ? "corosync" : "static");
 #undef OUT
 	return (int)n;
 }

@@ -86,6 +86,23 @@ static void test_good(void)
 	   strstr(buf, "\nresize_replicas any\n") && (ccmap_config_defaults(&c2), 1) &&
 	   ccmap_config_parse_mem(&c2, "fmt", buf, (size_t)n, &e) == 0 &&
 	   c2.resize == CCMAP_RESIZE_ANY, "resize_replicas survives the format round trip");
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n") == 0 &&
+	   !c.corosync && (n = ccmap_config_format(&c, buf, sizeof(buf))) > 0 &&
+	   strstr(buf, "\nmembership static\n"), "membership defaults to static");
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"membership corosync\n") == 0 && c.corosync &&
+	   (n = ccmap_config_format(&c, buf, sizeof(buf))) > 0 &&
+	   strstr(buf, "\nmembership corosync\n") && (ccmap_config_defaults(&c2), 1) &&
+	   ccmap_config_parse_mem(&c2, "fmt", buf, (size_t)n, &e) == 0 && c2.corosync,
+	   "membership corosync, and it survives the format round trip");
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"membership heartbeat\n") == -1 &&
+	   strstr(e.msg, "t.conf:5: membership 'heartbeat': expected static or corosync"),
+	   "membership: unknown value refused with its line (%s)", e.msg);
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"membership static\nmembership corosync\n") == -1 &&
+	   strstr(e.msg, "duplicate 'membership' (first given on line 5)"),
+	   "membership: given twice is refused (%s)", e.msg);
 	OK(!strcmp(ccmap_resize_name(CCMAP_RESIZE_NO), "no") &&
 	   !strcmp(ccmap_resize_name(CCMAP_RESIZE_GROW), "grow") &&
 	   !strcmp(ccmap_resize_name(CCMAP_RESIZE_ANY), "any") &&

@@ -15,7 +15,11 @@
  *                                      100..3600000 (15000)
  *   peer_dead_ms <n>                   a peer without a connection for that
  *                                      long is declared down (interim failure
- *                                      detector), 100..3600000 (15000)
+ *                                      detector), 100..3600000 (15000); the
+ *                                      lease on a home's pages is 2/3 of it
+ *   membership <static|corosync>       who declares peers down: the interim
+ *                                      detector above, or corosync's closed
+ *                                      process group "ccmap" (static)
  *   control <path>                     control socket (/run/ccmap/ccmapd.sock)
  *   resize_replicas <no|grow|any>      may startup resize a replica whose size
  *                                      differs from the share's size (no)
@@ -89,6 +93,7 @@ struct ccmap_config {
 	uint32_t idle_timeout_ms, peer_dead_ms;
 	char control[CCMAP_CFG_SOCK_MAX + 1];
 	enum ccmap_resize resize;
+	bool corosync;			/* membership corosync */
 	unsigned n_peers;
 	struct ccmap_cfg_peer peers[CCMAP_CFG_MAX_PEERS];
 	unsigned n_shares;
@@ -96,7 +101,7 @@ struct ccmap_config {
 	/* line where each single-valued keyword was given (0: not given,
 	 * -1: set by an override) */
 	int line_node, line_listen, line_key, line_policy, line_timeout, line_idle, line_dead, line_control,
-	    line_resize;
+	    line_resize, line_membership;
 };
 
 struct ccmap_cfg_err {
