@@ -1,0 +1,168 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# membership.sh - ccmapd with "membership corosync": a powered-off node is
+# declared down by corosync, not by a connection timeout, and its pages go
+# to the survivors once its lease has run out.  Runs in EVERY guest at once
+# (3 guests; corosync starts slowly under TCG, allow 420 s):
+#
+#   tools/vm/ccmap-vm -n 3 -t 420 -- tests/cluster/membership.sh
+#
+# corosync runs in every guest (tools/vm/ccmap-corosync.sh).  Node 3 holds
+# pages of share "part" homed on node 1 (cc_holder stores into them), then
+# powers itself off (reboot(2) at once through busybox: no BYE, no FIN, no
+# corosync leave).  Node 2
+# starts storing into the same pages.  peer_dead_ms is 3000 (lease 2 s).
+#
+# Checks on nodes 1 and 2: corosync is quorate with 3 nodes before and
+# with 2 after; ccmapd declares node 3 down because corosync says its agent
+# left the process group (never by the interim detector, which is off);
+# node 2's stores on node 3's pages complete (no SIGBUS), and the time from
+# the power-off to the first of them (clocks related by cc_clock) is
+# printed; both agents stop cleanly.  Node 3's stores since its home last
+# fetched the pages are lost with it, as documented.
+#
+# ENVIRONMENT
+#   CCMAP_BIN, CCMAP_BPF_DIR, CCMAP_TEST_BIN, CCMAP_POLICY  as in run.sh
+#   CCMAP_NODE, CCMAP_NODES, CCMAP_OUT                       set by ccmap-vm
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tools/vm/ccmap-cluster.sh"
+. "$top/tools/vm/ccmap-corosync.sh"
+cluster_env
+work=/tmp/ccmap-member
+sock=$work/ccmapd.sock
+victim=3
+size=65536
+run=$(dirname "$out")	# every node's $CCMAP_OUT, for coordination only
+n=0 failed=0
+
+for f in "$bin/ccmapd" "$bin/ccmapctl" "$tbin/cc_holder" "$tbin/cc_barrier" \
+	 "$tbin/cc_clock" "$bpfdir/$policy.bpf.o"; do
+	if [ ! -e "$f" ]; then
+		echo "Bail out! $f is missing (build it first)"
+		exit 2
+	fi
+done
+if [ "$nodes" != 3 ]; then
+	echo "Bail out! membership.sh needs exactly 3 nodes"
+	exit 2
+fi
+ctl() { "$bin/ccmapctl" -s "$sock" "$@"; }
+wait_file() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+finish() {
+	echo "1..$n"
+	echo "# node $node: $((n - failed)) passed, $failed failed"
+	[ $failed = 0 ]
+	exit
+}
+
+corosync_start
+corosync_wait 3 200
+tap $? "corosync: quorate membership of 3 nodes"
+
+mkdir -p "$work"
+cluster_key "$work/cluster.key" 7062
+cluster_config "$work/ccmapd.conf" "$work/cluster.key" "$sock" \
+	"policy $policy" "timeout_ms 30000" "peer_dead_ms 3000" "idle_timeout_ms 2000" \
+	"membership corosync" \
+	"share part $work/part.data size $size" \
+	"share sync1 $work/sync1.data size 8192"
+"$bin/ccmapd" -c "$work/ccmapd.conf" -B "$bpfdir" >> "$out/ccmapd.log" 2>&1 &
+agent=$!
+ctl -t 120 wait > /dev/null
+rc=$?
+tap $rc "ccmapd started and both peers authenticated"
+grep -q 'corosync: joined process group "ccmap" as node' "$out/ccmapd.log"
+tap $? "ccmapd joined corosync's process group"
+if [ $rc != 0 ]; then
+	tail -20 "$out/ccmapd.log" | sed 's/^/#   /'
+	cluster_stop "$agent"
+	finish
+fi
+
+if [ "$node" = 1 ]; then
+	"$tbin/cc_clock" -l 10.77.0.1:7071 -t 60 &
+	echo "offset_ns 0 err_ns 0" > "$out/clock"
+else
+	sleep 2
+	"$tbin/cc_clock" -q 10.77.0.1:7071 > "$out/clock"
+	tap $? "clock offset to node 1: $(cat "$out/clock")"
+fi
+pages=$(ctl pages part | awk -v last=$((size / 4096)) '
+	$1 == "page" && $2 < last {
+		for (i = 3; i < NF; i++)
+			if ($i == "home" && $(i + 1) == 1) { l = l (k++ ? "," : "") $2; break }
+	}
+	k == 4 { exit }
+	END { print l }')
+echo "# share part, pages homed on node 1: $pages"
+"$tbin/cc_barrier" -n "$node" -N "$nodes" -f "$work/sync1.data" -s 8192
+tap $? "every node is ready (barrier)"
+
+if [ "$node" = "$victim" ]; then
+	res=$work/holder.out
+	"$tbin/cc_holder" -f "$work/part.data" -s $size -l "$pages" -o "$res" &
+	wait_file "$res.ready" 30
+	tap $? "cc_holder holds pages $pages of node 1"
+	sleep 1
+	echo "1..$n"
+	echo "# node $node: $((n - failed)) passed, $failed failed; powering off"
+	echo $(( failed ? 1 : 0 )) > "$out/status"	# ccmap-vm reads it after the power-off
+	date +%s.%N > "$out/poweroff"
+	sync
+	busybox reboot -f	# -no-reboot: QEMU exits, as a power-off
+	sleep 60
+	exit 1
+fi
+
+wait_file "$run/node$victim/poweroff" 120
+tap $? "node $victim powered off"
+t_off=$(cat "$run/node$victim/poweroff")
+if [ "$node" = 2 ]; then
+	pres=$work/part.out
+	"$tbin/cc_holder" -f "$work/part.data" -s $size -l "$pages" -o "$pres" &
+	holder=$!
+	wait_file "$pres.ready" 40
+	tap $? "cc_holder got node $victim's pages"
+	kill -TERM "$holder" 2>/dev/null
+	wait "$holder"
+	sig=$(tail -1 "$pres" | awk '{ print $6 }')
+	tap $([ "$sig" = SIGTERM ] && echo 0 || echo 1) "no fault on them failed (${sig:-none})"
+	first=$(tail -1 "$pres" | awk '{ for (i = 1; i < NF; i++) if ($i == "first_end") print $(i + 1) }')
+	delay=$(awk -v f="${first:-0}" -v t="$t_off" -v o2="$(cat "$out/clock")" \
+		-v o3="$(cat "$run/node$victim/clock")" 'BEGIN {
+		split(o2, a, " "); split(o3, b, " ")
+		printf "%.2f", (f + a[2] / 1e9) - (t + b[2] / 1e9) }')
+	echo "# first store on node $victim's pages completed ${delay} s after its power-off"
+	touch "$out/done"
+else
+	wait_file "$run/node2/done" 120
+	tap $? "node 2 got the pages"
+fi
+for ((i = 0; i < 100; i++)); do
+	grep -q "peer $victim is declared down: corosync" "$out/ccmapd.log" && break
+	sleep 0.1
+done
+grep -q "peer $victim is declared down: corosync: its agent left the process group (nodedown)" "$out/ccmapd.log"
+tap $? "node $victim declared down by corosync (nodedown)"
+! grep -q "interim failure detector" "$out/ccmapd.log"
+tap $? "the interim detector declared nobody down"
+corosync_state
+tap $([ "$corosync_is_quorate" = 1 ] && [ "$corosync_members" = 2 ] && echo 0 || echo 1) \
+	"corosync: quorate with 2 nodes after the power-off ($corosync_members members)"
+ctl stats > "$out/stats.txt" 2>&1
+[ "$node" = 1 ] && wait_file "$run/node2/stopped" 60
+cluster_stop "$agent"
+tap $([ "$stop_status" = 0 ] && echo 0 || echo 1) "ccmapd exits 0 on SIGTERM (status $stop_status)"
+touch "$out/stopped"
+corosync_stop
+finish
