@@ -305,6 +305,13 @@ static void cmd_status(struct ctl *c)
 		    (unsigned long long)(p->alive ? now_ms() - p->lease_us / 1000 : 0),
 		    (unsigned long long)p->leases_lost, p->last_error[0] ? p->last_error : "-");
 	}
+	if (!A.cfg.corosync)
+		out(c, "membership static peer_dead_ms %u lease_ms %u\n", net_peer_dead_ms,
+		    net_lease_ms());
+	else
+		out(c, "membership corosync %s quorate %d peer_dead_ms %u lease_ms %u\n",
+		    cluster_active() ? "joined" : "lost", A.quorate, net_peer_dead_ms,
+		    net_lease_ms());
 	out(c, "shares %u\n", A.n_shares);
 	for (unsigned i = 0; i < A.n_shares; i++) {
 		const struct share *sh = &A.shares[i];

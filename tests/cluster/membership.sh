@@ -81,8 +81,9 @@ agent=$!
 ctl -t 120 wait > /dev/null
 rc=$?
 tap $rc "ccmapd started and both peers authenticated"
-grep -q 'corosync: joined process group "ccmap" as node' "$out/ccmapd.log"
-tap $? "ccmapd joined corosync's process group"
+grep -q 'corosync: joined process group "ccmap" as node' "$out/ccmapd.log" &&
+	ctl status | grep -q "^membership corosync joined quorate 1 "
+tap $? "ccmapd joined corosync's process group (and its status says so, quorate)"
 if [ $rc != 0 ]; then
 	tail -20 "$out/ccmapd.log" | sed 's/^/#   /'
 	cluster_stop "$agent"

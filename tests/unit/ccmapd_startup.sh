@@ -14,7 +14,9 @@
 # policy load failing after every check passed, even with
 # --resize-replicas), and what --check says a start would do.  The
 # in-guest half (a start that resizes, the control socket of a running
-# agent) is in tests/cluster/refuse.sh.  TAP output; exit 0 when all passed.
+# agent) is in tests/cluster/refuse.sh.  "membership corosync" with no
+# corosync running fails with a clear message and creates nothing.  TAP
+# output; exit 0 when all passed.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -211,6 +213,21 @@ else
 	tap $? "... and the missing replica was not created"
 	[ ! -e "$sock" ]
 	tap $? "... and its control socket is gone again"
+fi
+
+# membership corosync without a corosync: a clear error, nothing touched.
+if pidof corosync > /dev/null 2>&1; then
+	for t in "fails without corosync" "nothing created"; do
+		n=$((n + 1)); echo "ok $n - # SKIP corosync runs on this host: $t"
+	done
+else
+	conf "$c" "$key" "127.0.0.1:$port" "share other $other size 8K" "membership corosync"
+	run "$tmp/l14" -c "$c"
+	grep -q 'corosync: cannot join process group "ccmap": cpg_model_initialize: CS_ERR_LIBRARY (is corosync running, with this node.s id 1 in its nodelist?)' "$tmp/l14" &&
+		grep -q "startup failed before any replica was created or resized" "$tmp/l14"
+	tap $(is "$rc:$?" "1:0") "membership corosync and no corosync: fails, saying why" "$tmp/l14"
+	[ ! -e "$other" ] && [ ! -e "$sock" ]
+	tap $? "... creating no replica and leaving no control socket"
 fi
 
 echo "1..$n"
