@@ -50,14 +50,6 @@ if [ "$nodes" != 3 ]; then
 	exit 2
 fi
 ctl() { "$bin/ccmapctl" -s "$sock" "$@"; }
-wait_file() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 finish() {
 	echo "1..$n"
 	echo "# node $node: $((n - failed)) passed, $failed failed"
@@ -98,13 +90,7 @@ else
 	"$tbin/cc_clock" -q 10.77.0.1:7071 > "$out/clock"
 	tap $? "clock offset to node 1: $(cat "$out/clock")"
 fi
-pages=$(ctl pages part | awk -v last=$((size / 4096)) '
-	$1 == "page" && $2 < last {
-		for (i = 3; i < NF; i++)
-			if ($i == "home" && $(i + 1) == 1) { l = l (k++ ? "," : "") $2; break }
-	}
-	k == 4 { exit }
-	END { print l }')
+pages=$(cluster_pages_homed "$bin/ccmapctl -s $sock" part $size 1)
 echo "# share part, pages homed on node 1: $pages"
 "$tbin/cc_barrier" -n "$node" -N "$nodes" -f "$work/sync1.data" -s 8192
 tap $? "every node is ready (barrier)"
@@ -112,7 +98,7 @@ tap $? "every node is ready (barrier)"
 if [ "$node" = "$victim" ]; then
 	res=$work/holder.out
 	"$tbin/cc_holder" -f "$work/part.data" -s $size -l "$pages" -o "$res" &
-	wait_file "$res.ready" 30
+	cluster_wait_file "$res.ready" 30
 	tap $? "cc_holder holds pages $pages of node 1"
 	sleep 1
 	echo "1..$n"
@@ -125,14 +111,14 @@ if [ "$node" = "$victim" ]; then
 	exit 1
 fi
 
-wait_file "$run/node$victim/poweroff" 120
+cluster_wait_file "$run/node$victim/poweroff" 120
 tap $? "node $victim powered off"
 t_off=$(cat "$run/node$victim/poweroff")
 if [ "$node" = 2 ]; then
 	pres=$work/part.out
 	"$tbin/cc_holder" -f "$work/part.data" -s $size -l "$pages" -o "$pres" &
 	holder=$!
-	wait_file "$pres.ready" 40
+	cluster_wait_file "$pres.ready" 40
 	tap $? "cc_holder got node $victim's pages"
 	kill -TERM "$holder" 2>/dev/null
 	wait "$holder"
@@ -146,7 +132,7 @@ if [ "$node" = 2 ]; then
 	echo "# first store on node $victim's pages completed ${delay} s after its power-off"
 	touch "$out/done"
 else
-	wait_file "$run/node2/done" 120
+	cluster_wait_file "$run/node2/done" 120
 	tap $? "node 2 got the pages"
 fi
 for ((i = 0; i < 100; i++)); do
@@ -161,7 +147,7 @@ corosync_state
 tap $([ "$corosync_is_quorate" = 1 ] && [ "$corosync_members" = 2 ] && echo 0 || echo 1) \
 	"corosync: quorate with 2 nodes after the power-off ($corosync_members members)"
 ctl stats > "$out/stats.txt" 2>&1
-[ "$node" = 1 ] && wait_file "$run/node2/stopped" 60
+[ "$node" = 1 ] && cluster_wait_file "$run/node2/stopped" 60
 cluster_stop "$agent"
 tap $([ "$stop_status" = 0 ] && echo 0 || echo 1) "ccmapd exits 0 on SIGTERM (status $stop_status)"
 touch "$out/stopped"

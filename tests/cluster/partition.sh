@@ -68,31 +68,6 @@ cluster_config "$work/ccmapd.conf" "$work/cluster.key" "$sock" \
 
 ctl() { "$bin/ccmapctl" -s "$sock" "$@"; }
 stat_of() { ctl stats | awk -v k="$1" '$1 == k { print $2 }'; }
-# wait_file FILE SECONDS: until another node wrote FILE.
-wait_file() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-# pages_homed SHARE NODE...: up to 4 pages of SHARE (not the last, which the
-# barrier programs use) whose home is one of NODE..., comma-separated.
-pages_homed() {
-	local share=$1
-	shift
-	ctl pages "$share" | awk -v want=" $* " -v last=$((size / 4096 - 1)) '
-		$1 == "page" && $2 < last {
-			for (i = 3; i < NF; i++)
-				if ($i == "home" && index(want, " " $(i + 1) " ")) {
-					l = l (k++ ? "," : "") $2
-					break
-				}
-		}
-		k == 4 { exit }
-		END { print l }'
-}
 holder_field() {	# FILE LINE FIELD: a field of a cc_holder report line
 	sed -n "$2p" "$1" 2>/dev/null | awk -v f="$3" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }'
 }
@@ -119,8 +94,8 @@ else
 	tap $? "clock offset to node 1: $(cat "$out/clock")"
 fi
 
-part_pages=$(pages_homed part 1)
-maj_pages=$(pages_homed maj 1 2)
+part_pages=$(cluster_pages_homed "$bin/ccmapctl -s $sock" part $size 1)
+maj_pages=$(cluster_pages_homed "$bin/ccmapctl -s $sock" maj $size 1 2)
 echo "# share part, pages homed on node 1: $part_pages; share maj, pages homed on 1 or 2: $maj_pages"
 tap $([ -n "$part_pages" ] && [ -n "$maj_pages" ] && echo 0 || echo 1) "pages to work on found"
 "$tbin/cc_barrier" -n "$node" -N "$nodes" -f "$work/sync1.data" -s 8192
@@ -131,7 +106,7 @@ $victim)
 	res=$work/holder.out
 	"$tbin/cc_holder" -f "$work/part.data" -s $size -l "$part_pages" -o "$res" &
 	holder=$!
-	wait_file "$res.ready" 30
+	cluster_wait_file "$res.ready" 30
 	tap $? "cc_holder holds pages $part_pages of node 1"
 	sleep 1
 	t_cut=$(date +%s.%N)
@@ -173,7 +148,7 @@ $victim)
 	tap $([ "$sig" = SIGTERM ] && echo 0 || echo 1) "cc_holder ended by the test's SIGTERM, not SIGBUS (${sig:-none})"
 	;;
 *)
-	wait_file "$run/node$victim/cut" 120
+	cluster_wait_file "$run/node$victim/cut" 120
 	tap $? "node $victim cut its link"
 	holders=()
 	mres=$work/maj.out
@@ -184,7 +159,7 @@ $victim)
 		"$tbin/cc_holder" -f "$work/part.data" -s $size -l "$part_pages" -o "$pres" &
 		holders+=($!)
 	fi
-	wait_file "$run/node$victim/healed" 120
+	cluster_wait_file "$run/node$victim/healed" 120
 	tap $? "node $victim brought its link up again"
 	sleep 2
 	for h in "${holders[@]}"; do

@@ -73,3 +73,33 @@ cluster_stop() {
 		stop_status=$?
 	fi
 }
+
+# cluster_pages_homed CTL SHARE SIZE NODE...: up to 4 pages of SHARE (of SIZE
+# bytes; never its last page, which the barrier programs use) whose home is
+# one of NODE..., comma-separated, as cc_holder -l takes them.  CTL is the
+# ccmapctl command and its socket option, e.g. "$bin/ccmapctl -s $sock".
+cluster_pages_homed() {
+	local ctl=$1 share=$2 size=$3
+	shift 3
+	$ctl pages "$share" | awk -v want=" $* " -v last=$((size / 4096 - 1)) '
+		$1 == "page" && $2 < last {
+			for (i = 3; i < NF; i++)
+				if ($i == "home" && index(want, " " $(i + 1) " ")) {
+					l = l (k++ ? "," : "") $2
+					break
+				}
+		}
+		k == 4 { exit }
+		END { print l }'
+}
+
+# cluster_wait_file FILE SECONDS: until FILE exists (another node wrote it
+# into its $CCMAP_OUT; all of them are under $(dirname $CCMAP_OUT)).
+cluster_wait_file() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
