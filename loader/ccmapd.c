@@ -522,12 +522,25 @@ static void settle(void)
 	} while (A.self_head);
 }
 
-static void loop(void)
+/*
+ * Dispatch events until @done() says so (NULL: until A.stopping) or, with
+ * @deadline_ms, until then.
+ */
+static void run(bool (*done)(void), uint64_t deadline_ms)
 {
 	struct epoll_event ev[64];
 
-	while (!A.stopping) {
-		int n = epoll_wait(A.epfd, ev, 64, -1);
+	while (done ? !done() : !A.stopping) {
+		int wait_ms = -1, n;
+
+		if (deadline_ms) {
+			uint64_t now = now_ms();
+
+			if (now >= deadline_ms)
+				break;
+			wait_ms = (int)(deadline_ms - now);
+		}
+		n = epoll_wait(A.epfd, ev, 64, wait_ms);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -536,7 +549,7 @@ static void loop(void)
 			A.stopping = true;
 			break;
 		}
-		for (int i = 0; i < n && !A.stopping; i++) {
+		for (int i = 0; i < n && (done || !A.stopping); i++) {
 			struct src *s = ev[i].data.ptr;
 
 			if (s->fd < 0)
@@ -574,6 +587,32 @@ static void loop(void)
 		}
 		net_free_dead();
 	}
+}
+
+static bool handed_off(void)
+{
+	return A.handoff_pending == 0;
+}
+
+/*
+ * A clean stop: detach the policy (the kernel revokes every mapping), then
+ * write the Exclusive pages back to their homes and wait up to 5 s for
+ * their answers, and only then say BYE (cleanup).
+ */
+static void handoff(void)
+{
+	uint64_t t0 = now_ms();
+
+	bpf_shutdown();
+	if (!coh_handoff())
+		return;
+	run(handed_off, t0 + 5000);
+	if (A.handoff_pending)
+		log_warn("stopping: %u write-back(s) unanswered after 5 s: those pages revert "
+			 "to their home copy", A.handoff_pending);
+	log_info("stopping: %llu page(s) handed over, %llu stale, in %llu ms",
+		 (unsigned long long)A.st.handoff_ok, (unsigned long long)A.st.handoff_stale,
+		 (unsigned long long)(now_ms() - t0));
 }
 
 static void cleanup(void)
@@ -791,7 +830,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_info("ready: node %u of %u, serving %u share(s)", A.self, A.n_peers + 1, A.n_shares);
-	loop();
+	run(NULL, 0);
+	handoff();
 	cleanup();
 	log_info("stopped cleanly");
 	return 0;

@@ -85,6 +85,9 @@ struct share {
 	 * comes back after it was declared down.
 	 */
 	uint8_t *held;
+	/* Per page: version + 1 of an Exclusive copy the previous agent left
+	 * (RECLAIM it when the home is up), or 0; NULL if there is none. */
+	uint64_t *reclaim;
 };
 
 /* ---- peers and connections ------------------------------------------------------ */
@@ -188,6 +191,11 @@ struct agent_stats {
 	uint64_t leases_renewed;	/* ... and came back */
 	uint64_t lease_revoked;		/* pages whose rights a lost lease revoked */
 	uint64_t lease_held;		/* grants held back while their home's lease was lost */
+	uint64_t handoff_sent;		/* clean stop: Exclusive pages written back to homes */
+	uint64_t handoff_ok, handoff_stale;	/* ... stored there / refused as stale */
+	uint64_t handoff_lost;		/* ... that could not be handed over */
+	uint64_t reclaim_sent;		/* restart: the previous run's Exclusive pages sent home */
+	uint64_t reclaim_ok, reclaim_stale;	/* ... stored there / refused (changed since) */
 	uint64_t sess_retransmitted;	/* session messages sent again after a RESUME */
 	uint64_t sess_acks_sent, sess_acks_recv;
 	uint64_t injected;		/* test hook: frames damaged on purpose */
@@ -236,6 +244,8 @@ struct agent {
 	struct selfmsg *self_head, *self_tail;
 
 	uint64_t next_req_id;
+	unsigned handoff_pending;	/* clean stop: WRITEBACKs not yet answered */
+	unsigned reclaim_pending;	/* restart: RECLAIMs not yet answered */
 	uint64_t started_ms;
 	bool stopping;
 
@@ -325,6 +335,9 @@ void coh_message(uint16_t src, const struct ccmap_msg *m);
 void coh_peer_up(uint16_t node);
 void coh_peer_down(uint16_t node);
 void coh_lease_lost(uint16_t node);
+/* Clean stop, after the policy detached: write every Exclusive page back
+ * to its home.  Returns the number of WRITEBACKs sent (handoff_pending). */
+unsigned coh_handoff(void);
 void coh_lease_renewed(uint16_t node);
 void coh_deliver_self(void);		/* drain the self FIFO */
 void coh_self_push(const struct ccmap_msg *m);

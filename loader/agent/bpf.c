@@ -480,6 +480,43 @@ static int reset_pages(struct share *sh)
 	return 0;
 }
 
+/*
+ * The previous agent of this node died without handing its Exclusive pages
+ * over (a clean stop resets every state): their states are still in the
+ * pinned map and their data in the replica, which nothing could change
+ * since the kernel revoked every mapping.  Note them before the states are
+ * reset, to send them to their homes as RECLAIMs (coh_peer_up).
+ */
+static void collect_reclaims(struct share *sh)
+{
+	struct ccmap_share_info si;
+	unsigned long n = 0;
+	__u32 id = sh->id;
+
+	if (bpf_map_lookup_elem(A.map_sinfo, &id, &si) || si.dev != sh->dev ||
+	    si.ino != sh->ino || si.npages != sh->npages)
+		return;		/* another file had this id, or nothing ran */
+	for (uint64_t page = 0; page < sh->npages; page++) {
+		struct ccmap_page_key k = { .share = sh->id, .pgoff = page };
+		struct ccmap_page_state ps;
+
+		if (bpf_map_lookup_elem(A.map_pages, &k, &ps) || ps.state != CCMAP_ST_E ||
+		    ccmap_home_node(A.members, sh->id, page) == A.self)
+			continue;
+		if (!sh->reclaim && !(sh->reclaim = calloc(sh->npages, sizeof(*sh->reclaim)))) {
+			log_err("share %s: out of memory: the previous run's Exclusive pages "
+				"revert to their home copy", sh->cfg->name);
+			return;
+		}
+		sh->reclaim[page] = ps.version + 1;
+		n++;
+	}
+	if (n)
+		log_info("share %s: the previous run held %lu page(s) homed elsewhere "
+			 "Exclusive; their data goes back to their homes when they are up",
+			 sh->cfg->name, n);
+}
+
 int bpf_add_shares(void)
 {
 	purge_stale();
@@ -491,6 +528,7 @@ int bpf_add_shares(void)
 		};
 		int rc;
 
+		collect_reclaims(sh);
 		if (reset_pages(sh))
 			return -1;
 		rc = run_prog(A.prog_share_add, &a, sizeof(a), CCMAP_PROG_SHARE_ADD);

@@ -417,7 +417,9 @@ static void on_ack(uint16_t src, const struct ccmap_msg *m)
 	if (src != A.self && k->data)
 		A.st.bytes_recv += CCMAP_PAGE_SIZE;
 	cur_data = src != A.self ? k->data : NULL;
-	if (m->hdr.type == CCMAP_T_WRITEBACK)
+	if (m->hdr.type == CCMAP_T_WRITEBACK && (k->flags & CCMAP_WB_F_RECLAIM))
+		rc = ccmap_dir_reclaim(&sh->dir, src, k->page, m->hdr.req_id, k->version);
+	else if (m->hdr.type == CCMAP_T_WRITEBACK)
 		rc = ccmap_dir_writeback(&sh->dir, src, k->page, m->hdr.req_id, k->version);
 	else
 		rc = ccmap_dir_ack(&sh->dir, src, m->hdr.type, k->page, m->hdr.req_id,
@@ -475,6 +477,24 @@ void coh_message(uint16_t src, const struct ccmap_msg *m)
 		break;
 	case CCMAP_T_WRITEBACK_ACK:
 		log_dbg("node %u: WRITEBACK_ACK status %u", src, m->u.wback.status);
+		if (A.reclaim_pending && !A.handoff_pending) {
+			A.reclaim_pending--;
+			if (m->u.wback.status == CCMAP_WB_OK)
+				A.st.reclaim_ok++;
+			else
+				A.st.reclaim_stale++;
+			if (!A.reclaim_pending)
+				log_info("the previous run's Exclusive pages: %llu stored at their "
+					 "homes, %llu changed there meanwhile (their stores are lost)",
+					 (unsigned long long)A.st.reclaim_ok,
+					 (unsigned long long)A.st.reclaim_stale);
+		} else if (A.handoff_pending) {
+			A.handoff_pending--;
+			if (m->u.wback.status == CCMAP_WB_OK)
+				A.st.handoff_ok++;
+			else
+				A.st.handoff_stale++;
+		}
 		break;
 	case CCMAP_T_ERROR:
 		on_error(src, m);
@@ -533,6 +553,36 @@ void coh_peer_up(uint16_t node)
 		if (rc)
 			log_err("share %s: directory refuses node %u up: %s",
 				sh->cfg->name, node, ccmap_strerror(-rc));
+	}
+	/*
+	 * First the data the previous agent of this node left Exclusive:
+	 * it travels before any request of ours for those pages.
+	 */
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		static uint8_t buf[CCMAP_PAGE_SIZE];
+		struct share *sh = &A.shares[i];
+
+		for (uint64_t page = 0; sh->reclaim && page < sh->npages; page++) {
+			struct ccmap_msg m;
+
+			if (!sh->reclaim[page] || home_of(sh, page) != node)
+				continue;
+			if (read_page(sh, page, buf) == 0) {
+				ccmap_msg_init(&m, CCMAP_T_WRITEBACK, A.self, 0, ++A.next_req_id);
+				m.u.ack.share = sh->id;
+				m.u.ack.flags = CCMAP_WB_F_RECLAIM;
+				m.u.ack.page = page;
+				m.u.ack.version = sh->reclaim[page] - 1;
+				m.u.ack.data = buf;
+				if (net_send(node, &m) == 0) {
+					A.reclaim_pending++;
+					A.st.reclaim_sent++;
+					A.st.msgs_sent++;
+					A.st.bytes_sent += CCMAP_PAGE_SIZE;
+				}
+			}
+			sh->reclaim[page] = 0;
+		}
 	}
 	/* Faults that waited through the home's absence ask it again. */
 	for (unsigned i = 0; i < A.n_shares; i++) {
@@ -627,6 +677,57 @@ void coh_lease_renewed(uint16_t node)
 		 granted);
 }
 
+/*
+ * A clean stop.  The policy has detached, so the kernel has revoked every
+ * mapping and no store can change the replica any more: what it holds for
+ * an Exclusive page is the page's last data.  Write it back to the home
+ * (WRITEBACK: stored if we are still the owner at that version), so that
+ * the home's recovery after our BYE loses nothing.
+ */
+unsigned coh_handoff(void)
+{
+	static uint8_t buf[CCMAP_PAGE_SIZE];
+	unsigned sent = 0, lost = 0;
+
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+
+		for (uint64_t page = 0; page < sh->npages; page++) {
+			struct ccmap_npage *np = &sh->np[page];
+			uint16_t home = home_of(sh, page);
+			struct ccmap_msg m;
+
+			if (np->state != CCMAP_PS_E || home == A.self)
+				continue;
+			if (!net_peer_up(home) || read_page(sh, page, buf)) {
+				lost++;
+				continue;
+			}
+			ccmap_msg_init(&m, CCMAP_T_WRITEBACK, A.self, 0, ++A.next_req_id);
+			m.u.ack.share = sh->id;
+			m.u.ack.page = page;
+			m.u.ack.version = np->version;
+			m.u.ack.data = buf;
+			if (net_send(home, &m)) {
+				lost++;
+				continue;
+			}
+			A.st.bytes_sent += CCMAP_PAGE_SIZE;
+			A.st.msgs_sent++;
+			sent++;
+		}
+	}
+	A.st.handoff_sent += sent;
+	A.st.handoff_lost += lost;
+	A.handoff_pending = sent;
+	if (sent || lost)
+		log_info("stopping: writing %u Exclusive page(s) back to their homes", sent);
+	if (lost)
+		log_warn("stopping: %u Exclusive page(s) cannot be handed over (home down or "
+			 "replica unreadable): their stores since they last moved are lost", lost);
+	return sent;
+}
+
 /* ---- setup ------------------------------------------------------------------------ */
 
 int coh_init(void)
@@ -667,5 +768,7 @@ void coh_free(void)
 		A.shares[i].np = NULL;
 		free(A.shares[i].held);
 		A.shares[i].held = NULL;
+		free(A.shares[i].reclaim);
+		A.shares[i].reclaim = NULL;
 	}
 }

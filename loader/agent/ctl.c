@@ -497,6 +497,13 @@ static void cmd_stats(struct ctl *c)
 	S("leases_renewed", s->leases_renewed);
 	S("lease_revoked_pages", s->lease_revoked);
 	S("lease_held_grants", s->lease_held);
+	S("handoff_sent", s->handoff_sent);
+	S("handoff_stored", s->handoff_ok);
+	S("handoff_stale", s->handoff_stale);
+	S("handoff_lost", s->handoff_lost);
+	S("reclaim_sent", s->reclaim_sent);
+	S("reclaim_stored", s->reclaim_ok);
+	S("reclaim_stale", s->reclaim_stale);
 	S("messages_retransmitted", s->sess_retransmitted);
 	S("session_acks_sent", s->sess_acks_sent);
 	S("session_acks_received", s->sess_acks_recv);

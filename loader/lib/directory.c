@@ -91,6 +91,7 @@ static void out_grant(struct ccmap_dir *d, uint16_t dst, uint64_t page,
 		.mode = mode, .with_data = data, .requester = CCMAP_NODE_NONE,
 	};
 
+	d->pages[page].reverted_from = CCMAP_NODE_NONE;
 	if (mode == CCMAP_MODE_S)
 		d->st.grants_s++;
 	else
@@ -140,7 +141,7 @@ int ccmap_dir_init(struct ccmap_dir *d, uint16_t self, uint16_t share,
 	if (!d->pages)
 		return -CCMAP_E_NOMEM;
 	for (uint64_t i = 0; i < npages; i++)
-		d->pages[i].owner = CCMAP_NODE_NONE;
+		d->pages[i].owner = d->pages[i].reverted_from = CCMAP_NODE_NONE;
 	d->self = self;
 	d->share = share;
 	d->npages = npages;
@@ -444,6 +445,44 @@ int ccmap_dir_writeback(struct ccmap_dir *d, uint16_t src, uint64_t page,
 }
 
 /* [model: dir_node_down] */
+int ccmap_dir_reclaim(struct ccmap_dir *d, uint16_t src, uint64_t page,
+		      uint64_t req_id, uint64_t version)
+{
+	struct ccmap_dir_page *pg;
+	struct ccmap_dir_out o;
+	bool reply;
+	int rc = check_event(d, src, page, &reply);
+
+	if (rc) {
+		if (reply)
+			out_error(d, src, page, req_id, -rc, "reclaim for a page not homed here");
+		return rc;
+	}
+	pg = &d->pages[page];
+	memset(&o, 0, sizeof(o));
+	o.kind = CCMAP_DO_SEND;
+	o.type = CCMAP_T_WRITEBACK_ACK;
+	o.dst = src;
+	o.share = d->share;
+	o.page = page;
+	o.req_id = req_id;
+	o.requester = CCMAP_NODE_NONE;
+	if (src != d->self && pg->reverted_from == src && version + 1 == pg->version &&
+	    pg->owner == CCMAP_NODE_NONE && pg->copyset == 0 && !(pg->txn && pg->txn->active)) {
+		out_simple(d, CCMAP_DO_STORE, page, pg->version);
+		pg->reverted_from = CCMAP_NODE_NONE;
+		d->st.stores++;
+		d->st.reclaims++;
+		o.code = CCMAP_WB_OK;
+	} else {
+		d->st.stale_reclaims++;
+		o.code = CCMAP_WB_STALE;
+	}
+	o.version = pg->version;
+	d->emit(d->emit_ctx, &o);
+	return o.code == CCMAP_WB_OK ? 0 : -CCMAP_E_PROTOCOL;
+}
+
 int ccmap_dir_node_down(struct ccmap_dir *d, uint16_t node)
 {
 	if (node > CCMAP_MAX_NODE_ID || !(d->members & BIT(node)) || node == d->self)
@@ -479,6 +518,7 @@ int ccmap_dir_node_down(struct ccmap_dir *d, uint16_t node)
 			/* Its only up-to-date copy is gone: revert to the home
 			 * replica, under a new version. */
 			pg->owner = CCMAP_NODE_NONE;
+			pg->reverted_from = node;
 			pg->version++;
 			d->st.reverts++;
 			out_simple(d, CCMAP_DO_REVERT, page, pg->version);

@@ -419,9 +419,12 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 		if (!m->u.ack.data)
 			return ccmap_fail(err, CCMAP_E_INVAL, "%s needs page data",
 				    ccmap_type_name(m->hdr.type));
+		if (m->u.ack.flags & ~(m->hdr.type == CCMAP_T_WRITEBACK ? CCMAP_WB_F_ALL : 0))
+			return ccmap_fail(err, CCMAP_E_INVAL, "%s with unknown flags %#x",
+				    ccmap_type_name(m->hdr.type), m->u.ack.flags);
 		NEED(P_PAGEMSG);
 		ccmap_put_le16(p, m->u.ack.share);
-		ccmap_put_le16(p + 2, 0);
+		ccmap_put_le16(p + 2, m->u.ack.flags);
 		ccmap_put_le32(p + 4, ccmap_crc32c(0, m->u.ack.data, CCMAP_PAGE_SIZE));
 		ccmap_put_le64(p + 8, m->u.ack.page);
 		ccmap_put_le64(p + 16, m->u.ack.version);
@@ -757,9 +760,13 @@ static int get_payload(const struct ccmap_hdr *h, const uint8_t *p,
 	case CCMAP_T_FETCH_ACK:
 	case CCMAP_T_WRITEBACK:
 		m->u.ack.share = ccmap_get_le16(p);
+		m->u.ack.flags = ccmap_get_le16(p + 2);
 		m->u.ack.page = ccmap_get_le64(p + 8);
 		m->u.ack.version = ccmap_get_le64(p + 16);
-		if ((rc = zero16(p + 2, "ack.reserved", err)) ||
+		if (m->hdr.type == CCMAP_T_WRITEBACK && (m->u.ack.flags & ~CCMAP_WB_F_ALL))
+			return ccmap_fail(err, CCMAP_E_PROTOCOL, "WRITEBACK with unknown flags %#x",
+				    m->u.ack.flags);
+		if ((m->hdr.type != CCMAP_T_WRITEBACK && (rc = zero16(p + 2, "ack.reserved", err))) ||
 		    (rc = check_share_page(m->u.ack.share, m->u.ack.page, err)) ||
 		    (rc = page_crc_ok(p, err)))
 			return rc;

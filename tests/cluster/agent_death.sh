@@ -17,9 +17,13 @@
 # moved and the kernel shows no policy; then a restarted ccmapd attaches,
 # takes the shares over ("managed already"), rejoins its peers.  On every
 # node: after node 2's restart, cc_counter on another share gives exact
-# totals, a final barrier, and every ccmapd stops cleanly.  Stores of node 2
-# on pages it held Exclusive when its agent died revert to the home copy
-# (README, "agent death"): not checked here.
+# totals, a final barrier, and every ccmapd stops cleanly.  The restart
+# loses no store: the restarted agent sends the data of the pages its
+# predecessor held Exclusive back to their homes (RECLAIM), so the 8 pages
+# hold exactly what cc_holder stored.  A clean stop loses nothing either:
+# node 2 stores into pages homed on node 1, stops its agent (SIGTERM), and
+# node 1 then finds every one of those stores in the pages (the agent wrote
+# its Exclusive pages back before its BYE).
 #
 # ENVIRONMENT
 #   CCMAP_BIN, CCMAP_BPF_DIR, CCMAP_TEST_BIN, CCMAP_POLICY  as in run.sh
@@ -54,6 +58,7 @@ cluster_config "$work/ccmapd.conf" "$work/cluster.key" "$sock" \
 	"policy $policy" "timeout_ms 20000" \
 	"share death $work/death.data size 65536" \
 	"share after $work/after.data size 65536" \
+	"share handoff $work/handoff.data size 65536" \
 	"share sync $work/sync.data size 8192"
 
 ctl() { "$bin/ccmapctl" -s "$sock" "$@"; }
@@ -118,6 +123,9 @@ if [ "$node" = "$victim" ]; then
 	grep -q "managed already" "$out/ccmapd.log"
 	tap $? "the restarted ccmapd took the shares over (managed already)"
 	tap $([ "$(cat /sys/kernel/ccmap/state)" = enabled ] && echo 0 || echo 1) "a policy is attached again"
+	have=$("$tbin/cc_holder" -f "$work/death.data" -s 65536 -i $pages -r | awk '{ print $2 }')
+	tap $([ -n "$have" ] && [ "$have" = "${stores:-x}" ] && echo 0 || echo 1) \
+		"the restart lost no store: the $pages pages hold ${have:-?} of cc_holder's ${stores:-?} ($(grep -o "the previous run's Exclusive pages: .*" "$out/ccmapd.log" | tail -1))"
 else
 	echo "# --- node $node waits for node $victim's agent to restart ---"
 	for ((i = 0; i < 1200; i++)); do
@@ -135,10 +143,39 @@ echo "# --- the cluster works after the restart ---"
 	-c "$sock" -C "$bin/ccmapctl"
 tap $? "cc_counter after node $victim's restart: exact totals"
 
+hpages=$(cluster_pages_homed "$bin/ccmapctl -s $sock" handoff 65536 1)
+if [ "$node" = "$victim" ]; then
+	hres=$work/handoff.out
+	"$tbin/cc_holder" -f "$work/handoff.data" -s 65536 -l "$hpages" -o "$hres" &
+	h=$!
+	cluster_wait_file "$hres.ready" 30
+	sleep 1
+	kill -TERM "$h"
+	wait "$h"
+	hstores=$(awk '{ print $2 }' "$hres")
+	echo "# cc_holder stored $hstores times into pages $hpages of node 1; node $node stops its agent"
+fi
+
 "$tbin/cc_barrier" -n "$node" -N "$nodes" -f "$work/sync.data" -s 8192
 tap $? "every node finished (final barrier)"
 { ctl status; ctl stats; } > "$out/stats.txt" 2>&1
-cluster_stop "$agent"
+run=$(dirname "$out")
+if [ "$node" = "$victim" ]; then
+	cluster_stop "$agent"
+	echo "${hstores:-0}" > "$out/handoff"
+	grep -q "stopping: [1-9][0-9]* page(s) handed over, 0 stale" "$out/ccmapd.log"
+	tap $? "the clean stop wrote its Exclusive pages back ($(grep -o 'stopping: [0-9]* page(s) handed over.*' "$out/ccmapd.log" | tail -1))"
+else
+	cluster_wait_file "$run/node$victim/handoff" 60
+	tap $? "node $victim stopped its agent"
+	if [ "$node" = 1 ]; then
+		want=$(cat "$run/node$victim/handoff")
+		have=$("$tbin/cc_holder" -f "$work/handoff.data" -s 65536 -l "$hpages" -r | awk '{ print $2 }')
+		tap $([ -n "$have" ] && [ "$have" = "$want" ] && echo 0 || echo 1) \
+			"node $victim's clean stop lost no store: pages $hpages hold ${have:-?} of its $want"
+	fi
+	cluster_stop "$agent"
+fi
 tap $([ "$stop_status" = 0 ] && echo 0 || echo 1) "ccmapd exits 0 on SIGTERM (status $stop_status)"
 echo "1..$n"
 echo "# node $node: $((n - failed)) passed, $failed failed"

@@ -845,6 +845,62 @@ static void test_writeback(void)
 	sim_free();
 }
 
+/* A restarted agent gives back what its previous incarnation owned. */
+static struct ccmap_dir_out rlast[16];
+static int rn;
+
+static void rrec(void *ctx, const struct ccmap_dir_out *o)
+{
+	(void)ctx;
+	if (rn < 16)
+		rlast[rn++] = *o;
+}
+
+static void test_reclaim(void)
+{
+	struct ccmap_dir d;
+	uint64_t v;
+
+	ccmap_dir_init(&d, 0, SHARE, NP, members, rrec, NULL);
+	rn = 0;
+	OK(ccmap_dir_request(&d, 1, CCMAP_T_WRITE_REQ, 0, 1, CCMAP_NO_VERSION) == 0 &&
+	   rn == 1 && rlast[0].type == CCMAP_T_GRANT && rlast[0].mode == CCMAP_MODE_E,
+	   "node 1 owns page 0");
+	v = rlast[0].version;
+	rn = 0;
+	OK(ccmap_dir_node_down(&d, 1) == 0 && rn == 1 && rlast[0].kind == CCMAP_DO_REVERT &&
+	   d.pages[0].reverted_from == 1 && d.pages[0].version == v + 1,
+	   "its agent dies: the page reverts, remembering from whom");
+	ccmap_dir_node_up(&d, 1);
+	rn = 0;
+	OK(ccmap_dir_reclaim(&d, 2, 0, 2, v) == -CCMAP_E_PROTOCOL && rn == 1 &&
+	   rlast[0].code == CCMAP_WB_STALE, "a reclaim from another node is STALE");
+	rn = 0;
+	OK(ccmap_dir_reclaim(&d, 1, 0, 3, v + 1) == -CCMAP_E_PROTOCOL && rn == 1 &&
+	   rlast[0].code == CCMAP_WB_STALE, "a reclaim of another version is STALE");
+	rn = 0;
+	OK(ccmap_dir_reclaim(&d, 1, 0, 4, v) == 0 && rn == 2 && rlast[0].kind == CCMAP_DO_STORE &&
+	   rlast[1].type == CCMAP_T_WRITEBACK_ACK && rlast[1].code == CCMAP_WB_OK &&
+	   rlast[1].dst == 1 && rlast[1].req_id == 4 && d.pages[0].reverted_from == CCMAP_NODE_NONE,
+	   "the restarted node's reclaim is stored: STORE, then WRITEBACK_ACK ok");
+	rn = 0;
+	OK(ccmap_dir_reclaim(&d, 1, 0, 5, v) == -CCMAP_E_PROTOCOL && rlast[0].code == CCMAP_WB_STALE,
+	   "only once");
+	/* Someone read the reverted copy first: the old data must not come back. */
+	ccmap_dir_request(&d, 1, CCMAP_T_WRITE_REQ, 0, 6, CCMAP_NO_VERSION);
+	v = d.pages[0].version;
+	ccmap_dir_node_down(&d, 1);
+	ccmap_dir_node_up(&d, 1);
+	rn = 0;
+	OK(ccmap_dir_request(&d, 2, CCMAP_T_READ_REQ, 0, 7, CCMAP_NO_VERSION) == 0 &&
+	   rlast[0].type == CCMAP_T_GRANT && d.pages[0].reverted_from == CCMAP_NODE_NONE,
+	   "a grant after the revert forgets it");
+	rn = 0;
+	OK(ccmap_dir_reclaim(&d, 1, 0, 8, v) == -CCMAP_E_PROTOCOL && rn == 1 &&
+	   rlast[0].code == CCMAP_WB_STALE, "... and a reclaim after it is STALE, nothing stored");
+	ccmap_dir_free(&d);
+}
+
 /* Direct calls for the error paths. */
 static struct ccmap_dir_out last[16];
 static int nlast;
@@ -1071,6 +1127,7 @@ int main(int argc, char **argv)
 	test_downgrade_vs_write();
 	test_failures();
 	test_writeback();
+	test_reclaim();
 	test_errors();
 	test_random(runs, ops);
 	printf("1..%d\n", tests);

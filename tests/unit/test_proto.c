@@ -114,6 +114,8 @@ static void sample(struct ccmap_msg *m, unsigned type, int variant)
 		m->u.ack.page = 99;
 		m->u.ack.version = 3;
 		m->u.ack.data = variant ? page_b : page_a;
+		if (type == CCMAP_T_WRITEBACK && variant)
+			m->u.ack.flags = CCMAP_WB_F_RECLAIM;
 		break;
 	case CCMAP_T_WRITEBACK_ACK:
 		m->u.wback.share = 4;
@@ -182,7 +184,8 @@ static bool msg_equal(const struct ccmap_msg *a, const struct ccmap_msg *b)
 	case CCMAP_T_FETCH_ACK:
 	case CCMAP_T_WRITEBACK:
 		if (a->u.ack.share != b->u.ack.share || a->u.ack.page != b->u.ack.page ||
-		    a->u.ack.version != b->u.ack.version || !a->u.ack.data != !b->u.ack.data)
+		    a->u.ack.version != b->u.ack.version || a->u.ack.flags != b->u.ack.flags ||
+		    !a->u.ack.data != !b->u.ack.data)
 			return false;
 		return !a->u.ack.data || !memcmp(a->u.ack.data, b->u.ack.data, CCMAP_PAGE_SIZE);
 	case CCMAP_T_WRITEBACK_ACK:

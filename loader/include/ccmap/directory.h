@@ -107,6 +107,8 @@ struct ccmap_dir_page {
 	uint64_t copyset;             /* nodes holding S (bit n = node n) */
 	uint64_t version;             /* bumped by every E grant and every revert */
 	uint16_t owner;               /* node holding E, or CCMAP_NODE_NONE */
+	uint16_t reverted_from;       /* the owner whose copy the last revert lost,
+	                                 until the next grant (or CCMAP_NODE_NONE) */
 	struct ccmap_dir_txn *txn;    /* non-NULL iff a transaction is active */
 };
 
@@ -114,6 +116,7 @@ struct ccmap_dir_stats {
 	uint64_t requests, grants_s, grants_e, grants_nodata;
 	uint64_t invalidates, downgrades, fetches;
 	uint64_t queued, stores, reverts, writebacks, stale_writebacks;
+	uint64_t reclaims, stale_reclaims;
 	uint64_t dropped_dead;        /* requests/acks from nodes marked down */
 	uint64_t proto_errors;        /* unexpected acks, duplicate requests, ... */
 	uint64_t version_mismatch;    /* ack versions that differ from home's */
@@ -160,6 +163,16 @@ int ccmap_dir_ack(struct ccmap_dir *d, uint16_t src, unsigned type, uint64_t pag
  * version, then WRITEBACK_ACK(OK or STALE). */
 int ccmap_dir_writeback(struct ccmap_dir *d, uint16_t src, uint64_t page,
 			uint64_t req_id, uint64_t version);
+
+/*
+ * RECLAIM (a WRITEBACK flagged CCMAP_WB_F_RECLAIM) from src: the restarted
+ * agent of a node whose previous incarnation owned @page at @version sends
+ * the data its replica kept.  Stored only if the page reverted from src
+ * (version + 1) and nothing was granted since, so no other node can have
+ * seen the reverted copy; then WRITEBACK_ACK(OK or STALE).
+ */
+int ccmap_dir_reclaim(struct ccmap_dir *d, uint16_t src, uint64_t page,
+		      uint64_t req_id, uint64_t version);
 
 /* Node failure (connection lost for good, or a new incarnation seen):
  * forget its copies, revert pages it owned to the home replica, finish or

@@ -87,6 +87,10 @@ enum ccmap_mode { CCMAP_MODE_S = 1, CCMAP_MODE_E = 2 };
 
 /* WRITEBACK_ACK status */
 enum ccmap_wb_status { CCMAP_WB_OK = 0, CCMAP_WB_STALE = 1 };
+/* WRITEBACK flags: RECLAIM is the data of a previous incarnation's
+ * Exclusive page (ccmap_dir_reclaim). */
+#define CCMAP_WB_F_RECLAIM	0x0001u
+#define CCMAP_WB_F_ALL		CCMAP_WB_F_RECLAIM
 
 /* ---- error codes (returned negated by functions, carried in ERROR) ---- */
 
@@ -197,6 +201,7 @@ struct ccmap_fwd {
 /* INV_ACK (no data), DOWNGRADE_ACK, FETCH_ACK, WRITEBACK (with data) */
 struct ccmap_pack {
 	uint16_t share;
+	uint16_t flags;        /* WRITEBACK: CCMAP_WB_F_*; 0 otherwise */
 	uint64_t page;
 	uint64_t version;
 	const uint8_t *data;   /* CCMAP_PAGE_SIZE bytes, NULL for INV_ACK */
