@@ -6,6 +6,7 @@
 #   make test     host unit tests, fuzzers, model check and in-guest tests
 #   make test-race  race selftests on two CPUs and on large folios
 #   make test-membership  corosync membership and quorum in three guests
+#   make soak     30 minutes of random faults under a counting workload
 #
 # Everything is built under $(BUILD) (default ./build, git-ignored): the
 # patched kernel, libbpf and bpftool from the same tree, vmlinux.h, BPF
@@ -39,13 +40,13 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 $(WARN) \
 	-Wno-unused-function -Wno-unused-parameter -I$(BUILD)/include -I$(TOOLS)/include -I$(TOP)/bpf
 
 
-.PHONY: all deps kernel bpf-toolchain test test-race test-membership demo bench clean distclean help \
+.PHONY: all deps kernel bpf-toolchain test test-race test-membership soak demo bench clean distclean help \
 	progs check-kernel-patch
 
 all: kernel bpf-toolchain progs
 
 help:
-	@sed -n '3,14p' $(TOP)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,15p' $(TOP)/Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	$(Q)$(TOP)/tools/build/deps.sh
@@ -160,6 +161,17 @@ test-membership: deps
 	$(Q)$(MAKE) --no-print-directory all test-progs
 	$(Q)$(TOP)/tools/vm/ccmap-vm -n 3 -t 420 -- \
 		$(TOP)/tests/vm/corosync.sh $(BUILD)/tests/vm/cc_member
+
+# Random faults (agent kill -9 and clean restarts, dropped connections,
+# damaged frames, partitions) under a counting workload on three guests for
+# SOAK_SECONDS (default 30 minutes), then the figures
+# (tests/cluster/soak.sh).  Not part of `make test`.
+SOAK_SECONDS ?= 1800
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all test-progs
+	$(Q)$(TOP)/tools/vm/ccmap-vm -n 3 -t $$(( $(SOAK_SECONDS) + 900 )) -- \
+		env SOAK_SECONDS=$(SOAK_SECONDS) $(if $(SOAK_SEED),SOAK_SEED=$(SOAK_SEED)) \
+		$(TOP)/tests/cluster/soak.sh
 
 test-race: deps
 	$(Q)$(MAKE) --no-print-directory all test-progs

@@ -5,10 +5,10 @@
  * the moment its agent dies) and partition.sh (a node cut off loses them
  * within its lease, and nobody else writes its pages before that).
  *
- *   cc_holder -f FILE -s SIZE (-i PAGES | -l P,P,...) -o OUT
- *   cc_holder -f FILE -s SIZE (-i PAGES | -l P,P,...) -r
+ *   cc_holder -f FILE -s SIZE (-i PAGES | -l P,P,...) [-w WORD] -o OUT
+ *   cc_holder -f FILE -s SIZE (-i PAGES | -l P,P,...) [-w WORD] -r
  *
- * Increments word 0 of pages 0..PAGES-1 (or of the listed pages) of the
+ * Increments word WORD (default 0) of pages 0..PAGES-1 (or of the listed pages) of the
  * share in a loop.  Each completed store is counted; the CLOCK_REALTIME at
  * which it began and at which it completed are kept for the first and the
  * last one (a store that waited in a fault executed just before its end).  SIGUSR1 appends a report line to OUT and goes on; SIGTERM
@@ -20,7 +20,7 @@
  * (times SEC.NSEC; 0.000000000 while there was no store).  It writes "ready"
  * to OUT.ready once every page was stored to once.
  *
- * With -r it only reads word 0 of those pages through a mapping of the
+ * With -r it only reads that word of those pages through a mapping of the
  * share and prints "sum S" (the total of what cc_holders stored there).
  */
 #include "cluster.h"
@@ -90,7 +90,7 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: cc_holder -f FILE -s SIZE (-i PAGES | -l P,P,...) "
+	fprintf(stderr, "usage: cc_holder -f FILE -s SIZE (-i PAGES | -l P,P,...) [-w WORD] "
 		"(-o OUT | -r)\n");
 	exit(2);
 }
@@ -123,10 +123,11 @@ int main(int argc, char **argv)
 	volatile uint64_t *map;
 	char ready[4096];
 	size_t size = 0;
+	unsigned long word = 0;
 	bool read_only = false;
 	int opt, fd;
 
-	while ((opt = getopt(argc, argv, "f:s:i:l:o:r")) != -1) {
+	while ((opt = getopt(argc, argv, "f:s:i:l:o:rw:")) != -1) {
 		switch (opt) {
 		case 'f': file = optarg; break;
 		case 's': size = strtoul(optarg, NULL, 0); break;
@@ -144,6 +145,11 @@ int main(int argc, char **argv)
 			break;
 		case 'o': out = optarg; break;
 		case 'r': read_only = true; break;
+		case 'w':
+			word = strtoul(optarg, NULL, 10);
+			if (word >= CC_WORDS)
+				usage();
+			break;
 		default:
 			usage();
 		}
@@ -163,7 +169,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		for (p = 0; p < pages; p++)
-			sum += map[list[p] * CC_WORDS];
+			sum += map[list[p] * CC_WORDS + word];
 		printf("sum %llu\n", (unsigned long long)sum);
 		return 0;
 	}
@@ -194,7 +200,7 @@ int main(int argc, char **argv)
 		 * the node lost its rights can only complete once they are back.
 		 */
 		clock_gettime(CLOCK_REALTIME, &ts);
-		__atomic_fetch_add(&map[p * CC_WORDS], 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&map[p * CC_WORDS + word], 1, __ATOMIC_SEQ_CST);
 		clock_gettime(CLOCK_REALTIME, &te);
 		/* Count and times are updated together: signals are blocked. */
 		sigprocmask(SIG_BLOCK, &sa.sa_mask, NULL);
