@@ -508,6 +508,7 @@ static void on_timer(void)
 	net_tick(now_ms());
 	cluster_tick(now_ms());
 	if (A.obj) {
+		coh_tick();
 		bpf_drain_lost();
 		bpf_reattach_tick(now_ms());
 	}

@@ -191,6 +191,7 @@ struct agent_stats {
 	uint64_t leases_renewed;	/* ... and came back */
 	uint64_t lease_revoked;		/* pages whose rights a lost lease revoked */
 	uint64_t lease_held;		/* grants held back while their home's lease was lost */
+	uint64_t revoke_busy;		/* zaps/mkcleans refused (DMA pin) and retried */
 	uint64_t handoff_sent;		/* clean stop: Exclusive pages written back to homes */
 	uint64_t handoff_ok, handoff_stale;	/* ... stored there / refused as stale */
 	uint64_t handoff_lost;		/* ... that could not be handed over */
@@ -340,6 +341,7 @@ void coh_lease_lost(uint16_t node);
 unsigned coh_handoff(void);
 void coh_lease_renewed(uint16_t node);
 void coh_deliver_self(void);		/* drain the self FIFO */
+void coh_tick(void);			/* retry lowerings the kernel refused (EBUSY) */
 void coh_self_push(const struct ccmap_msg *m);
 
 /* ---- ctl.c ------------------------------------------------------------------------- */

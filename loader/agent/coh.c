@@ -158,6 +158,85 @@ static void dir_emit(void *ctx, const struct ccmap_dir_out *o)
 
 /* ---- requester side: actions of the page state machine ------------------------ */
 
+/*
+ * A page whose rights could not be lowered yet: the kernel refused the zap
+ * or mkclean with EBUSY because a folio of it stays pinned for DMA (an
+ * O_DIRECT transfer in flight) longer than it waits.  Until the lowering
+ * succeeds the page is not read or handed over: the action is carried out
+ * again from the timer (coh_tick), in order.
+ */
+struct deferred {
+	struct share *sh;
+	uint64_t page, txn, since_ms;
+	struct ccmap_np_action a;
+	struct deferred *next;
+};
+
+static struct deferred *def_head, **def_tail = &def_head;
+
+static void np_act(struct share *sh, uint64_t page, const struct ccmap_np_action *a,
+		   const uint8_t *data, uint64_t txn);
+
+static void defer(struct share *sh, uint64_t page, const struct ccmap_np_action *a,
+		  uint64_t txn, uint64_t since_ms)
+{
+	struct deferred *d = malloc(sizeof(*d));
+
+	if (!d) {
+		/* A page we cannot give up safely: stop rather than risk two writers. */
+		log_err("out of memory deferring the revocation of share %s page %llu; exiting",
+			sh->cfg->name, (unsigned long long)page);
+		exit(1);
+	}
+	*d = (struct deferred){ .sh = sh, .page = page, .txn = txn, .a = *a,
+				.since_ms = since_ms ? since_ms : now_ms() };
+	if (!since_ms) {
+		A.st.revoke_busy++;
+		log_warn("share %s page %llu: its rights cannot be taken back yet: a folio is "
+			 "pinned for DMA; handing it over waits", sh->cfg->name,
+			 (unsigned long long)page);
+	}
+	*def_tail = d;
+	def_tail = &d->next;
+}
+
+/* Zap or mkclean for @a: 0, or -EBUSY when it must be tried again. */
+static int lower_rights(struct share *sh, uint64_t page, const struct ccmap_np_action *a)
+{
+	int rc = 0;
+
+	if (a->flags & CCMAP_NA_ZAP)
+		rc = prog_revoke(sh, page, 0);
+	if (!rc && (a->flags & CCMAP_NA_MKCLEAN))
+		rc = prog_downgrade(sh, page);
+	return rc == -EBUSY ? -EBUSY : 0;
+}
+
+void coh_tick(void)
+{
+	struct deferred *list = def_head;
+
+	def_head = NULL;
+	def_tail = &def_head;
+	while (list) {
+		struct deferred *d = list;
+
+		list = d->next;
+		if (lower_rights(d->sh, d->page, &d->a)) {
+			defer(d->sh, d->page, &d->a, d->txn, d->since_ms);
+		} else {
+			struct ccmap_np_action rest = d->a;
+
+			log_info("share %s page %llu: rights taken back after %llu ms",
+				 d->sh->cfg->name, (unsigned long long)d->page,
+				 (unsigned long long)(now_ms() - d->since_ms));
+			rest.flags &= ~(CCMAP_NA_ZAP | CCMAP_NA_MKCLEAN);
+			np_act(d->sh, d->page, &rest, NULL, d->txn);
+		}
+		free(d);
+	}
+}
+
 static void send_req(struct share *sh, uint64_t page, const struct ccmap_np_action *a)
 {
 	struct ccmap_npage *np = &sh->np[page];
@@ -212,10 +291,10 @@ static void np_act(struct share *sh, uint64_t page, const struct ccmap_np_action
 		A.st.grants_data_recv++;
 	}
 	/* Giving rights up: state first, then unmap/write-protect (programs). */
-	if (a->flags & CCMAP_NA_ZAP)
-		prog_revoke(sh, page, 0);
-	if (a->flags & CCMAP_NA_MKCLEAN)
-		prog_downgrade(sh, page);
+	if ((a->flags & (CCMAP_NA_ZAP | CCMAP_NA_MKCLEAN)) && lower_rights(sh, page, a)) {
+		defer(sh, page, a, txn, 0);
+		return;
+	}
 	/* ... and only then read what we ship: no writer is left. */
 	if ((a->flags & CCMAP_NA_READ) && home != A.self) {
 		if (read_page(sh, page, buf) == 0)
@@ -644,9 +723,12 @@ void coh_lease_lost(uint16_t node)
 		struct share *sh = &A.shares[i];
 
 		for (uint64_t page = 0; page < sh->npages; page++) {
+			struct ccmap_np_action z = { .flags = CCMAP_NA_ZAP };
+
 			if (home_of(sh, page) != node || sh->np[page].state == CCMAP_PS_I)
 				continue;
-			prog_revoke(sh, page, 0);
+			if (lower_rights(sh, page, &z))
+				defer(sh, page, &z, 0, 0);
 			revoked++;
 		}
 	}
@@ -755,6 +837,13 @@ int coh_init(void)
 
 void coh_free(void)
 {
+	while (def_head) {
+		struct deferred *d = def_head;
+
+		def_head = d->next;
+		free(d);
+	}
+	def_tail = &def_head;
 	while (A.self_head) {
 		struct selfmsg *s = A.self_head;
 

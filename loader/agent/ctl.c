@@ -497,6 +497,7 @@ static void cmd_stats(struct ctl *c)
 	S("leases_renewed", s->leases_renewed);
 	S("lease_revoked_pages", s->lease_revoked);
 	S("lease_held_grants", s->lease_held);
+	S("revokes_busy", s->revoke_busy);
 	S("handoff_sent", s->handoff_sent);
 	S("handoff_stored", s->handoff_ok);
 	S("handoff_stale", s->handoff_stale);
