@@ -231,6 +231,7 @@ struct agent {
 	struct ccm *ccm;
 	struct src ccm_src[2];
 	bool quorate;
+	uint64_t totem_ring, quorum_ring;	/* ring ids seen last (nodeid << 48 ^ seq) */
 	uint64_t ccm_retry_ms;
 
 	unsigned n_shares;

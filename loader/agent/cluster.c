@@ -6,12 +6,14 @@
  * corosync node id is a ccmap node id: corosync.conf's nodelist must give
  * node N the id N.  A peer whose agent leaves the group -- its node left
  * the totem ring (powered off, cut off), its agent died, or it left on
- * purpose -- is declared down, but only while this node is quorate: a node
- * in a minority declares nobody down (its leases on the others' pages lapse
- * by themselves, docs/protocol.md §5.5).  Its recovery still waits until
- * its own lease has surely ended, peer_dead_ms after we last heard from it:
- * corosync saying a node is gone is not a proof that it stopped writing.
- * A peer that left gets no session until it has joined again.
+ * purpose -- is declared down, but only once this node is quorate in the
+ * ring that removed it (for an agent that died on a node that stays, in
+ * the current ring): a node in a minority declares nobody down (its
+ * leases on the others' pages lapse by themselves, docs/protocol.md §5.5).
+ * Its recovery still waits until its own lease has surely ended,
+ * peer_dead_ms after we last heard from it: corosync saying a node is gone
+ * is not a proof that it stopped writing.  A peer that left gets no session
+ * until it has joined again.
  *
  * Connections are not membership: with corosync, a lost connection never
  * declares anyone down (the interim detector of net.c is off).  When this
@@ -34,9 +36,15 @@ bool cluster_active(void)
 	return A.ccm != NULL;
 }
 
+/*
+ * Declare down the peers that left, once this node knows it is quorate in
+ * the ring that removed them: corosync delivers the CPG change first, then
+ * the totem ring, then the quorum of that ring; a node that is about to
+ * find itself in a minority must not act on the CPG change alone.
+ */
 static void apply(void)
 {
-	if (!A.quorate)
+	if (!A.quorate || A.quorum_ring != A.totem_ring)
 		return;
 	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++) {
 		struct peer *p = &A.peers[id];
@@ -84,7 +92,10 @@ static void on_event(const struct ccm_event *ev, void *arg)
 		break;
 	case CCM_LEFT:
 		member_set(ev->nodeid, false, ev->reason);
-		break;
+		/* An agent gone from a node that stays: no new ring follows. */
+		if (ev->reason != CPG_REASON_NODEDOWN && ev->reason != CPG_REASON_NODEUP)
+			apply();
+		return;
 	case CCM_MEMBERS:
 		for (unsigned id = 0; id < CCMAP_MAX_NODES; id++) {
 			bool in = false;
@@ -95,10 +106,11 @@ static void on_event(const struct ccm_event *ev, void *arg)
 				in |= ev->members[i].nodeid == id;
 			member_set(id, in, CPG_REASON_NODEDOWN);
 		}
-		break;
+		return;		/* the ring and its quorum follow */
 	case CCM_TOTEM:
 		log_dbg("corosync: ring %u.%llu, %zu node(s)", ev->ring_nodeid,
 			(unsigned long long)ev->ring_seq, ev->n);
+		A.totem_ring = (uint64_t)ev->ring_nodeid << 48 ^ ev->ring_seq;
 		break;
 	case CCM_QUORUM:
 		if (!!ev->quorate != A.quorate)
@@ -106,9 +118,10 @@ static void on_event(const struct ccm_event *ev, void *arg)
 				 ev->quorate ? "quorate" : "NOT quorate: it declares nobody down",
 				 ev->ring_nodeid, (unsigned long long)ev->ring_seq, ev->n);
 		A.quorate = ev->quorate;
+		A.quorum_ring = (uint64_t)ev->ring_nodeid << 48 ^ ev->ring_seq;
 		break;
 	case CCM_LOST:
-		break;		/* cluster_event() closes */
+		return;		/* cluster_event() closes */
 	}
 	apply();
 }

@@ -248,12 +248,15 @@ static void send_req(struct share *sh, uint64_t page, const struct ccmap_np_acti
 	m.u.req.page = page;
 	m.u.req.have_version = a->have_version;
 	if (!net_peer_up(home) || net_send(home, &m)) {
-		/* Nobody can serve it: undo and fail the waiting faults. */
+		/*
+		 * Nobody can serve it now: the fault waits, bounded by its
+		 * deadline, and asks again when the home is back (coh_peer_up).
+		 */
 		np->pending = 0;
+		sh->held[page] = a->req_type == CCMAP_T_WRITE_REQ ? CCMAP_ST_E : CCMAP_ST_S;
 		A.st.home_unreachable++;
-		log_warn("share %s page %llu: home node %u is down: the fault fails",
+		log_warn("share %s page %llu: home node %u is down: the fault waits for it",
 			 sh->cfg->name, (unsigned long long)page, home);
-		prog_fail(sh, page, EHOSTUNREACH);
 		return;
 	}
 	A.st.req_sent++;
@@ -693,11 +696,17 @@ void coh_peer_down(uint16_t node)
 			log_err("share %s: directory refuses node %u down: %s", sh->cfg->name,
 				node, ccmap_strerror(-rc));
 		for (uint64_t page = 0; page < sh->npages; page++) {
+			unsigned pend = sh->np[page].pending;
 			struct ccmap_np_action a;
 
 			if (home_of(sh, page) != node)
 				continue;
 			ccmap_np_home_down(&sh->np[page], &a);
+			if (pend) {
+				/* Its faults wait for the home's return (or their deadline). */
+				a.flags &= ~(CCMAP_NA_FAIL | CCMAP_NA_WAKE);
+				sh->held[page] = pend == CCMAP_T_WRITE_REQ ? CCMAP_ST_E : CCMAP_ST_S;
+			}
 			if (a.flags) {
 				fenced++;
 				np_act(sh, page, &a, NULL, 0);

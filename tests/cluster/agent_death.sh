@@ -162,7 +162,7 @@ tap $? "every node finished (final barrier)"
 run=$(dirname "$out")
 if [ "$node" = "$victim" ]; then
 	cluster_stop "$agent"
-	echo "${hstores:-0}" > "$out/handoff"
+	cluster_put "$out/handoff" "${hstores:-0}"
 	grep -q "stopping: [1-9][0-9]* page(s) handed over, 0 stale" "$out/ccmapd.log"
 	tap $? "the clean stop wrote its Exclusive pages back ($(grep -o 'stopping: [0-9]* page(s) handed over.*' "$out/ccmapd.log" | tail -1))"
 else

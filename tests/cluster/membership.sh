@@ -104,7 +104,7 @@ if [ "$node" = "$victim" ]; then
 	echo "1..$n"
 	echo "# node $node: $((n - failed)) passed, $failed failed; powering off"
 	echo $(( failed ? 1 : 0 )) > "$out/status"	# ccmap-vm reads it after the power-off
-	date +%s.%N > "$out/poweroff"
+	cluster_put "$out/poweroff" "$(date +%s.%N)"
 	sync
 	busybox reboot -f	# -no-reboot: QEMU exits, as a power-off
 	sleep 60

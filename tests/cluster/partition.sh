@@ -110,7 +110,7 @@ $victim)
 	tap $? "cc_holder holds pages $part_pages of node 1"
 	sleep 1
 	t_cut=$(date +%s.%N)
-	echo "$t_cut" > "$out/cut"
+	cluster_put "$out/cut" "$t_cut"
 	ip link set dev eth0 down
 	echo "# node $node: link down at $t_cut for $cut s"
 	sleep $cut
@@ -118,7 +118,7 @@ $victim)
 	sleep 0.2
 	t_heal=$(date +%s.%N)
 	ip link set dev eth0 up
-	echo "$t_heal" > "$out/healed"
+	cluster_put "$out/healed" "$t_heal"
 	echo "# node $node: link up at $t_heal"
 	stores1=$(holder_field "$res" 1 stores)
 	end1=$(holder_field "$res" 1 last_end)

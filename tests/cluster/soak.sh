@@ -156,7 +156,7 @@ for f in "$work"/holder.*; do
 	stores=$((stores + ${s:-0}))
 	tail -1 "$f" | grep -q "signal SIGBUS" && sigbus=$((sigbus + 1))
 done
-echo "$stores $runs $sigbus" > "$out/stores"
+cluster_put "$out/stores" "$stores $runs $sigbus"
 tap $(( sigbus == 0 ? 0 : 1 )) "no fault ended in SIGBUS ($sigbus of $runs workload runs)"
 [ -e "$out/problems" ] && sed 's/^/# /' "$out/problems"
 tap $([ ! -e "$out/problems" ] && echo 0 || echo 1) "every clean stop of the agent exited 0"

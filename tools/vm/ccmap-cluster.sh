@@ -103,3 +103,10 @@ cluster_wait_file() {
 	done
 	return 1
 }
+
+# cluster_put FILE TEXT: write TEXT to FILE atomically (a temporary file
+# renamed), so that another node waiting for FILE with cluster_wait_file
+# never reads it half written.
+cluster_put() {
+	printf '%s\n' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
+}
