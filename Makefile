@@ -109,7 +109,7 @@ LIB_OBJS := $(patsubst $(TOP)/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIBCCMAP := $(BUILD)/libccmap.a
 LIB_LDLIBS := -lcrypto -lz
 
-$(BUILD)/obj/%.o: $(TOP)/%.c $(wildcard $(TOP)/loader/include/ccmap/*.h)
+$(BUILD)/obj/%.o: $(TOP)/%.c $(wildcard $(TOP)/loader/include/ccmap/*.h) $(TOP)/bpf/ccmap_abi.h
 	@echo "  CC       $@"
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@

@@ -149,8 +149,8 @@ static void usage(FILE *f)
 "        key <path>                       cluster key file: 64..256 hex digits,\n"
 "                                         not readable by group or others\n"
 "        share <name> <path> size <size>  a share and its local replica\n"
-"        policy <name>                    exclusive | msi | mirage | adaptive\n"
-"        timeout_ms <n>                   fault deadline (default 5000)\n"
+"        policy <name>                    the object <name>.bpf.o (default msi)\n"
+"        timeout_ms <n>                   fault deadline, 1..60000 (default 5000)\n"
 "        idle_timeout_ms <n>              close and dial again a connection\n"
 "                                         without traffic (default 15000)\n"
 "        peer_dead_ms <n>                 declare a peer down after that long\n"
@@ -754,6 +754,10 @@ int main(int argc, char **argv)
 	if (check) {
 		static char text[65536];
 
+		/* A policy is its object file: one that is missing fails here. */
+		if (find_object(policy_path ? policy_path : A.cfg.policy, bpf_dir))
+			return 2;
+
 		if (ccmap_config_format(&A.cfg, text, sizeof(text)) < 0) {
 			fprintf(stderr, "ccmapd: configuration too large to print\n");
 			return 2;
@@ -805,11 +809,6 @@ int main(int argc, char **argv)
 	A.timeout_ms = A.cfg.timeout_ms;
 	net_idle_timeout_ms = A.cfg.idle_timeout_ms;
 	net_peer_dead_ms = A.cfg.peer_dead_ms;
-	if (A.timeout_ms > CCMAP_TIMEOUT_MAX_MS) {
-		log_warn("timeout_ms %u is above the kernel's limit: using %u ms", A.timeout_ms,
-			 (unsigned)CCMAP_TIMEOUT_MAX_MS);
-		A.timeout_ms = CCMAP_TIMEOUT_MAX_MS;
-	}
 	while (!A.incarnation) {
 		if (getrandom(&A.incarnation, sizeof(A.incarnation), 0) != sizeof(A.incarnation)) {
 			log_err("getrandom: %s", strerror(errno));

@@ -74,7 +74,7 @@ FUZZ_BINS := $(patsubst $(TOP)/tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS)
 $(BUILD)/tests/fuzz/%: $(TOP)/tests/fuzz/%.c $(LIB_SRCS)
 	@echo "  FUZZ     $@"
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CLANG) -g -O1 $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(TOP)/loader/include \
+	$(Q)$(CLANG) -g -O1 $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(TOP)/loader/include -I$(TOP)/bpf \
 		-fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) $(LIB_LDLIBS) -o $@
 
 # Cluster workloads run by tests/cluster/run.sh in every guest.

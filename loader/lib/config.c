@@ -19,7 +19,6 @@
 
 #define MAX_TOK 8
 
-static const char *const policies[] = { "exclusive", "msi", "mirage", "adaptive" };
 static const char *const resize_names[] = { "no", "grow", "any" };
 
 /* Where an error is reported: a file line or an override string. */
@@ -74,7 +73,7 @@ void ccmap_config_defaults(struct ccmap_config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->source, sizeof(c->source), "%s", "<config>");
 	strcpy(c->policy, "msi");
-	c->timeout_ms = 5000;
+	c->timeout_ms = CCMAP_TIMEOUT_DFL_MS;
 	c->idle_timeout_ms = 15000;
 	c->peer_dead_ms = 15000;
 	strcpy(c->control, "/run/ccmap/ccmapd.sock");
@@ -395,15 +394,17 @@ static int do_line(struct ccmap_config *c, char **tok, int ntok,
 		return 0;
 	}
 	if (!strcmp(kw, "policy")) {
-		bool ok = false;
+		size_t len = strlen(tok[1]);
 
 		if (want_args(ntok, 1, kw, "policy <name>", e, w))
 			return -1;
-		for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
-			ok |= !strcmp(tok[1], policies[i]);
-		if (!ok)
-			return cfg_fail(e, w, "unknown policy '%.40s' (expected exclusive, msi, "
-					"mirage or adaptive)", tok[1]);
+		/* Any policy is an object file: ccmapd finds <name>.bpf.o. */
+		if (len == 0 || len >= sizeof(c->policy) ||
+		    strspn(tok[1], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			   "0123456789_-") != len)
+			return cfg_fail(e, w, "policy '%.40s': a policy name is 1 to %zu letters, "
+					"digits, '_' or '-' (the object <name>.bpf.o)", tok[1],
+					sizeof(c->policy) - 1);
 		if (once(&c->line_policy, kw, e, w))
 			return -1;
 		strcpy(c->policy, tok[1]);
@@ -414,7 +415,7 @@ static int do_line(struct ccmap_config *c, char **tok, int ntok,
 
 		if (want_args(ntok, 1, kw, "timeout_ms <n>", e, w))
 			return -1;
-		if (ccmap_parse_u32(tok[1], CCMAP_TIMEOUT_MAX, &v, why, sizeof(why), "timeout_ms"))
+		if (ccmap_parse_u32(tok[1], CCMAP_TIMEOUT_MAX_MS, &v, why, sizeof(why), "timeout_ms"))
 			return cfg_fail(e, w, "%s", why);
 		if (v == 0)
 			return cfg_fail(e, w, "timeout_ms must be at least 1");

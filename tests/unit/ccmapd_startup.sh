@@ -230,5 +230,15 @@ else
 	tap $? "... creating no replica and leaving no control socket"
 fi
 
+# A policy is found by its object file, not by a list of names.
+conf "$c" "$key" "127.0.0.1:$port" "share other $other size 8K" "policy nosuch"
+timeout 60 "$ccmapd" -B "$tmp" -P "$tmp/pin" -c "$c" --check > "$tmp/l15.out" 2> "$tmp/l15"
+rc=$?
+grep -q "policy object nosuch.bpf.o not found in $tmp (use --bpf-dir)" "$tmp/l15"
+tap $(is "$rc:$?" "2:0") "--check fails for a policy whose object does not exist, naming it" "$tmp/l15"
+cp "$fake" "$tmp/nosuch.bpf.o"
+timeout 60 "$ccmapd" -B "$tmp" -P "$tmp/pin" -c "$c" --check > "$tmp/l16.out" 2> "$tmp/l16"
+tap $(is "$?" 0) "... and passes once $tmp/nosuch.bpf.o exists (any name is a policy)" "$tmp/l16"
+
 echo "1..$n"
 [ $failed = 0 ]

@@ -8,8 +8,10 @@
  *   peer <id> <addr>                   one line per other node, at most 63
  *   key <path>                         cluster key file (absolute) (required)
  *   share <name> <path> size <size>    at least one, at most 32   (required)
- *   policy <name>                      exclusive | msi | mirage | adaptive (msi)
- *   timeout_ms <n>                     fault deadline, 1..3600000 (5000)
+ *   policy <name>                      the object <name>.bpf.o in the BPF
+ *                                      directory; 1..31 of [A-Za-z0-9_-] (msi)
+ *   timeout_ms <n>                     fault deadline, 1..60000 (5000): the
+ *                                      kernel's CCMAP_TIMEOUT_{MAX,DFL}_MS
  *   idle_timeout_ms <n>                a connection without traffic for that
  *                                      long is closed and dialled again,
  *                                      100..3600000 (15000)
@@ -42,6 +44,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ccmap_abi.h"	/* the kernel's limits */
+
 #include <ccmap/auth.h>
 #include <ccmap/proto.h>
 
@@ -55,7 +59,6 @@ extern "C" {
 #define CCMAP_CFG_LINE_MAX    1023
 #define CCMAP_CFG_FILE_MAX    (1024 * 1024)  /* bytes */
 #define CCMAP_SHARE_SIZE_MAX  (UINT64_C(1) << 44)
-#define CCMAP_TIMEOUT_MAX     3600000u
 
 struct ccmap_addr {
 	struct sockaddr_storage ss;
