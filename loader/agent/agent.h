@@ -124,6 +124,7 @@ struct peer {
 	uint64_t incarnation;
 	uint64_t ups, downs;		/* sessions started / declared down */
 	bool down_pending;		/* declared down; coh_peer_down() still to run */
+	bool down_restart;		/* ... because its agent restarted (new incarnation) */
 	/*
 	 * Membership, interim failure detector (until corosync): a peer is a
 	 * member ("alive") from its first authenticated connection until it
@@ -335,7 +336,9 @@ void coh_free(void);
 void coh_fault(uint32_t share, uint64_t page, unsigned want);
 void coh_message(uint16_t src, const struct ccmap_msg *m);
 void coh_peer_up(uint16_t node);
-void coh_peer_down(uint16_t node);
+/* @restarted: a new incarnation proved the old agent's rights gone; its
+ * Exclusive pages wait for its RECLAIMs instead of reverting. */
+void coh_peer_down(uint16_t node, bool restarted);
 void coh_lease_lost(uint16_t node);
 /* Clean stop, after the policy detached: write every Exclusive page back
  * to its home.  Returns the number of WRITEBACKs sent (handoff_pending). */

@@ -581,6 +581,21 @@ void coh_message(uint16_t src, const struct ccmap_msg *m)
 	case CCMAP_T_ERROR:
 		on_error(src, m);
 		break;
+	case CCMAP_T_RECLAIM_DONE: {
+		struct share *sh = msg_share(src, m, m->u.ack.share, 0, false);
+		int rc;
+
+		if (!sh)
+			break;
+		rc = ccmap_dir_reclaim_done(&sh->dir, src);
+		if (rc > 0)
+			log_info("share %s: node %u restarted without some pages it owned: "
+				 "they revert to the home copy", sh->cfg->name, src);
+		else if (rc < 0)
+			log_dbg("share %s: RECLAIM_DONE from node %u: %s", sh->cfg->name, src,
+				ccmap_strerror(-rc));
+		break;
+	}
 	default:
 		reject(src, m, "not a coherency message");
 		break;
@@ -665,6 +680,15 @@ void coh_peer_up(uint16_t node)
 			}
 			sh->reclaim[page] = 0;
 		}
+		/* Then: nothing more to come for this share; the rest reverts. */
+		if (node != A.self) {
+			struct ccmap_msg m;
+
+			ccmap_msg_init(&m, CCMAP_T_RECLAIM_DONE, A.self, 0, ++A.next_req_id);
+			m.u.ack.share = sh->id;
+			if (net_send(node, &m) == 0)
+				A.st.msgs_sent++;
+		}
 	}
 	/* Faults that waited through the home's absence ask it again. */
 	for (unsigned i = 0; i < A.n_shares; i++) {
@@ -684,13 +708,14 @@ void coh_peer_up(uint16_t node)
 		log_info("node %u is up: %lu waiting fault(s) ask it again", node, asked);
 }
 
-void coh_peer_down(uint16_t node)
+void coh_peer_down(uint16_t node, bool restarted)
 {
 	unsigned long fenced = 0;
 
 	for (unsigned i = 0; i < A.n_shares; i++) {
 		struct share *sh = &A.shares[i];
-		int rc = ccmap_dir_node_down(&sh->dir, node);
+		int rc = restarted ? ccmap_dir_node_restart(&sh->dir, node) :
+				     ccmap_dir_node_down(&sh->dir, node);
 
 		if (rc)
 			log_err("share %s: directory refuses node %u down: %s", sh->cfg->name,
@@ -713,8 +738,9 @@ void coh_peer_down(uint16_t node)
 			}
 		}
 	}
-	log_info("node %u is down: its copies are forgotten, %lu page(s) it is home of "
-		 "fenced here", node, fenced);
+	log_info("node %u is %s: its copies are forgotten, %lu page(s) it is home of "
+		 "fenced here", node, restarted ? "a new incarnation (its Exclusive pages "
+		 "wait for its reclaims)" : "down", fenced);
 }
 
 /*

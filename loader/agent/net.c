@@ -624,6 +624,7 @@ static void authenticated(struct conn *c)
 			 (unsigned long long)p->sess.peer_inc,
 			 (unsigned long long)c->hs.peer_incarnation);
 		peer_declare_down(p, why, true, true);
+		p->down_restart = true;
 	}
 	if (p->down_pending && p->incarnation != c->hs.peer_incarnation)
 		p->down_at_ms = 0;	/* a new incarnation: the old one's policy detached */
@@ -927,7 +928,8 @@ void net_process_downs(void)
 		if (p->down_pending && now_ms() >= p->down_at_ms) {
 			p->down_pending = false;
 			p->lease_lost = false;
-			coh_peer_down(p->id);
+			coh_peer_down(p->id, p->down_restart);
+			p->down_restart = false;
 		}
 	}
 }

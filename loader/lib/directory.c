@@ -230,7 +230,9 @@ static void start(struct ccmap_dir *d, uint64_t page, const struct ccmap_dir_req
 		t->data_from = pg->owner;
 		t->data_fwd = q->type == CCMAP_T_READ_REQ ? CCMAP_T_DOWNGRADE : CCMAP_T_FETCH;
 		t->waiting = BIT(pg->owner);
-		out_fwd(d, t->data_fwd, pg->owner, page, t, pg->version);
+		/* A restarted owner sends its RECLAIM unasked. */
+		if (!pg->reclaim_wait)
+			out_fwd(d, t->data_fwd, pg->owner, page, t, pg->version);
 		return;
 	}
 	/* No owner: the home replica is current (invariant H). */
@@ -445,6 +447,35 @@ int ccmap_dir_writeback(struct ccmap_dir *d, uint16_t src, uint64_t page,
 }
 
 /* [model: dir_node_down] */
+/*
+ * A restarted owner's page is settled: its RECLAIM stored the data, or
+ * (@revert) there is none and the home copy is all there is.  The page has
+ * no owner any more; a transaction that waited for the data goes on.
+ */
+static void release_owner(struct ccmap_dir *d, uint64_t page, bool revert)
+{
+	struct ccmap_dir_page *pg = &d->pages[page];
+	struct ccmap_dir_txn *t = pg->txn;
+	uint16_t owner = pg->owner;
+
+	pg->owner = CCMAP_NODE_NONE;
+	pg->reclaim_wait = false;
+	if (revert) {
+		pg->reverted_from = owner;
+		pg->version++;
+		d->st.reverts++;
+		out_simple(d, CCMAP_DO_REVERT, page, pg->version);
+	}
+	if (t && t->active && t->data_from == owner) {
+		t->waiting &= ~BIT(owner);
+		t->data_from = CCMAP_NODE_NONE;
+		if (t->waiting == 0) {
+			finish(d, page);
+			run_queue(d, page);
+		}
+	}
+}
+
 int ccmap_dir_reclaim(struct ccmap_dir *d, uint16_t src, uint64_t page,
 		      uint64_t req_id, uint64_t version)
 {
@@ -467,6 +498,22 @@ int ccmap_dir_reclaim(struct ccmap_dir *d, uint16_t src, uint64_t page,
 	o.page = page;
 	o.req_id = req_id;
 	o.requester = CCMAP_NODE_NONE;
+	if (pg->reclaim_wait && pg->owner == src) {
+		bool ok = version == pg->version;
+
+		if (ok) {
+			out_simple(d, CCMAP_DO_STORE, page, pg->version);
+			d->st.stores++;
+			d->st.reclaims++;
+		} else {
+			d->st.stale_reclaims++;
+		}
+		o.code = ok ? CCMAP_WB_OK : CCMAP_WB_STALE;
+		o.version = pg->version;
+		d->emit(d->emit_ctx, &o);
+		release_owner(d, page, !ok);
+		return ok ? 0 : -CCMAP_E_PROTOCOL;
+	}
 	if (src != d->self && pg->reverted_from == src && version + 1 == pg->version &&
 	    pg->owner == CCMAP_NODE_NONE && pg->copyset == 0 && !(pg->txn && pg->txn->active)) {
 		out_simple(d, CCMAP_DO_STORE, page, pg->version);
@@ -481,6 +528,70 @@ int ccmap_dir_reclaim(struct ccmap_dir *d, uint16_t src, uint64_t page,
 	o.version = pg->version;
 	d->emit(d->emit_ctx, &o);
 	return o.code == CCMAP_WB_OK ? 0 : -CCMAP_E_PROTOCOL;
+}
+
+int ccmap_dir_node_restart(struct ccmap_dir *d, uint16_t node)
+{
+	if (node > CCMAP_MAX_NODE_ID || !(d->members & BIT(node)) || node == d->self)
+		return -CCMAP_E_INVAL;
+	if (!(d->alive & BIT(node)))
+		return 0;
+	d->alive &= ~BIT(node);
+	for (uint64_t page = 0; page < d->npages; page++) {
+		struct ccmap_dir_page *pg = &d->pages[page];
+		struct ccmap_dir_txn *t = pg->txn;
+
+		/* Its S copies are gone with the old policy. */
+		pg->copyset &= ~BIT(node);
+		if (pg->owner == node && !pg->reclaim_wait) {
+			pg->reclaim_wait = true;
+			d->st.reclaim_waits++;
+		}
+		if (!t)
+			continue;
+		{
+			unsigned n = 0;
+
+			for (unsigned i = 0; i < t->qlen; i++) {
+				struct ccmap_dir_req q = t->q[(t->qhead + i) % CCMAP_MAX_NODES];
+
+				if (q.node != node)
+					t->q[(t->qhead + n++) % CCMAP_MAX_NODES] = q;
+			}
+			t->qlen = n;
+		}
+		if (t->active && t->cur.node == node)
+			t->requester_gone = true;
+		/* An INV_ACK it will not send; its data comes as a RECLAIM. */
+		if ((t->waiting & BIT(node)) && t->data_from != node)
+			t->waiting &= ~BIT(node);
+		if (t->active && t->waiting == 0) {
+			finish(d, page);
+			run_queue(d, page);
+		} else if (!t->active) {
+			run_queue(d, page);
+		}
+	}
+	return 0;
+}
+
+int ccmap_dir_reclaim_done(struct ccmap_dir *d, uint16_t src)
+{
+	unsigned long n = 0;
+
+	if (src > CCMAP_MAX_NODE_ID || !(d->members & BIT(src)) || src == d->self)
+		return -CCMAP_E_RANGE;
+	if (!(d->alive & BIT(src)))
+		return -CCMAP_E_NODE_DOWN;
+	for (uint64_t page = 0; page < d->npages; page++) {
+		struct ccmap_dir_page *pg = &d->pages[page];
+
+		if (pg->reclaim_wait && pg->owner == src) {
+			release_owner(d, page, true);
+			n++;
+		}
+	}
+	return (int)(n > 0);
 }
 
 int ccmap_dir_node_down(struct ccmap_dir *d, uint16_t node)
@@ -518,6 +629,7 @@ int ccmap_dir_node_down(struct ccmap_dir *d, uint16_t node)
 			/* Its only up-to-date copy is gone: revert to the home
 			 * replica, under a new version. */
 			pg->owner = CCMAP_NODE_NONE;
+			pg->reclaim_wait = false;
 			pg->reverted_from = node;
 			pg->version++;
 			d->st.reverts++;
@@ -574,9 +686,13 @@ int ccmap_dir_check(const struct ccmap_dir *d, char *buf, size_t len)
 				return bad(buf, len, "page %llu not homed here has state", p);
 			continue;
 		}
-		if (pg->owner != CCMAP_NODE_NONE && !(d->alive & BIT(pg->owner)))
+		/* A restarted owner is down until its new incarnation is up. */
+		if (pg->owner != CCMAP_NODE_NONE && !(d->alive & BIT(pg->owner)) &&
+		    !pg->reclaim_wait)
 			return bad(buf, len, "page %llu owned by dead/unknown node %u", p,
 				   pg->owner);
+		if (pg->reclaim_wait && pg->owner == CCMAP_NODE_NONE)
+			return bad(buf, len, "page %llu awaits a reclaim from nobody", p);
 		if (pg->copyset & ~d->alive)
 			return bad(buf, len, "page %llu copyset has dead nodes", p);
 		if (!t) {
@@ -590,7 +706,7 @@ int ccmap_dir_check(const struct ccmap_dir *d, char *buf, size_t len)
 			return bad(buf, len, "page %llu has an inactive transaction", p);
 		if (t->waiting == 0)
 			return bad(buf, len, "page %llu transaction waits for nothing", p);
-		if (t->waiting & ~d->alive)
+		if (t->waiting & ~d->alive & ~(pg->reclaim_wait ? BIT(pg->owner) : 0))
 			return bad(buf, len, "page %llu waits for dead nodes", p);
 		if (t->data_from != CCMAP_NODE_NONE) {
 			if (t->data_from != pg->owner || t->waiting != BIT(t->data_from) ||

@@ -89,6 +89,7 @@ const char *ccmap_type_name(unsigned type)
 	case CCMAP_T_FETCH_ACK: return "FETCH_ACK";
 	case CCMAP_T_WRITEBACK: return "WRITEBACK";
 	case CCMAP_T_WRITEBACK_ACK: return "WRITEBACK_ACK";
+	case CCMAP_T_RECLAIM_DONE: return "RECLAIM_DONE";
 	}
 	return NULL;
 }
@@ -158,6 +159,7 @@ static bool type_limits(unsigned type, uint32_t *min, uint32_t *max)
 	case CCMAP_T_FETCH:
 	case CCMAP_T_INV_ACK:
 	case CCMAP_T_WRITEBACK_ACK:
+	case CCMAP_T_RECLAIM_DONE:
 		*min = *max = P_FIXED24;
 		return true;
 	case CCMAP_T_GRANT:
@@ -400,6 +402,7 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 		ccmap_put_le64(p + 16, m->u.fwd.version);
 		return P_FIXED24;
 	case CCMAP_T_INV_ACK:
+	case CCMAP_T_RECLAIM_DONE:	/* page and version 0 */
 		rc = check_share_page(m->u.ack.share, m->u.ack.page, err);
 		if (rc)
 			return rc;
@@ -748,6 +751,7 @@ static int get_payload(const struct ccmap_hdr *h, const uint8_t *p,
 			return rc;
 		return check_node(m->u.fwd.requester, true, "requester", err);
 	case CCMAP_T_INV_ACK:
+	case CCMAP_T_RECLAIM_DONE:
 		m->u.ack.share = ccmap_get_le16(p);
 		m->u.ack.page = ccmap_get_le64(p + 8);
 		m->u.ack.version = ccmap_get_le64(p + 16);
@@ -755,6 +759,8 @@ static int get_payload(const struct ccmap_hdr *h, const uint8_t *p,
 		if ((rc = zero16(p + 2, "ack.reserved", err)) ||
 		    (rc = zero32(p + 4, "ack.reserved2", err)))
 			return rc;
+		if (m->hdr.type == CCMAP_T_RECLAIM_DONE && (m->u.ack.page || m->u.ack.version))
+			return ccmap_fail(err, CCMAP_E_PROTOCOL, "RECLAIM_DONE names a page");
 		return check_share_page(m->u.ack.share, m->u.ack.page, err);
 	case CCMAP_T_DOWNGRADE_ACK:
 	case CCMAP_T_FETCH_ACK:

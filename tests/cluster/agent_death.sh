@@ -20,7 +20,10 @@
 # totals, a final barrier, and every ccmapd stops cleanly.  The restart
 # loses no store: the restarted agent sends the data of the pages its
 # predecessor held Exclusive back to their homes (RECLAIM), so the 8 pages
-# hold exactly what cc_holder stored.  A clean stop loses nothing either:
+# hold exactly what cc_holder stored -- although node 1 starts storing into
+# the same pages (word 1) while node 2 has no agent: the homes wait for the
+# RECLAIMs instead of serving older copies, and node 1's stores are all
+# there too.  A clean stop loses nothing either:
 # node 2 stores into pages homed on node 1, stops its agent (SIGTERM), and
 # node 1 then finds every one of those stores in the pages (the agent wrote
 # its Exclusive pages back before its BYE).
@@ -97,6 +100,7 @@ if [ "$node" = "$victim" ]; then
 	wait "$agent"
 	t_dead=$(date +%s.%N)
 	echo "# ccmapd killed at $t_kill, reaped at $t_dead"
+	cluster_put "$out/killed" "$t_dead"
 	sleep 2
 	waiting=$(cat /sys/kernel/ccmap/nr_waiting)
 	alive=0
@@ -126,7 +130,21 @@ if [ "$node" = "$victim" ]; then
 	have=$("$tbin/cc_holder" -f "$work/death.data" -s 65536 -i $pages -r | awk '{ print $2 }')
 	tap $([ -n "$have" ] && [ "$have" = "${stores:-x}" ] && echo 0 || echo 1) \
 		"the restart lost no store: the $pages pages hold ${have:-?} of cc_holder's ${stores:-?} ($(grep -o "the previous run's Exclusive pages: .*" "$out/ccmapd.log" | tail -1))"
+	# Node 1 wanted the same pages while no agent ran here (word 1).
+	cluster_wait_file "$(dirname "$out")/node1/w1" 120
+	want1=$(cat "$(dirname "$out")/node1/w1")
+	have1=$("$tbin/cc_holder" -f "$work/death.data" -s 65536 -i $pages -w 1 -r | awk '{ print $2 }')
+	tap $([ -n "$have1" ] && [ "$have1" = "$want1" ] && echo 0 || echo 1) \
+		"node 1's stores into the same pages, begun while this agent was dead, are all there too (${have1:-?} of $want1)"
 else
+	if [ "$node" = 1 ]; then
+		# Contend for the dead agent's pages: the homes must wait for its
+		# RECLAIMs rather than serve their older copies.
+		cluster_wait_file "$(dirname "$out")/node$victim/killed" 120
+		w1=$work/w1.out
+		"$tbin/cc_holder" -f "$work/death.data" -s 65536 -i $pages -w 1 -o "$w1" &
+		w1pid=$!
+	fi
 	echo "# --- node $node waits for node $victim's agent to restart ---"
 	for ((i = 0; i < 1200; i++)); do
 		grep -q "peer $victim is declared down: it restarted" "$out/ccmapd.log" && break
@@ -136,6 +154,16 @@ else
 	tap $? "node $victim's agent came back as a new incarnation"
 	ctl -t 120 wait > /dev/null
 	tap $? "all $((nodes - 1)) peer(s) authenticated again"
+	if [ "$node" = 1 ]; then
+		cluster_wait_file "$w1.ready" 60
+		tap $? "node 1 got node $victim's pages after its restart"
+		sleep 1
+		kill -TERM "$w1pid"
+		wait "$w1pid"
+		read -r _ w1stores _ _ _ w1sig _ < "$w1"
+		tap $([ "$w1sig" = SIGTERM ] && echo 0 || echo 1) "... and no fault of it failed (${w1sig:-none})"
+		cluster_put "$out/w1" "${w1stores:-0}"
+	fi
 fi
 
 echo "# --- the cluster works after the restart ---"

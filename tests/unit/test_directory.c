@@ -63,6 +63,7 @@ struct sim {
 	bool expect_wb_ok;
 	/* counters */
 	unsigned long reads, writes, requests, grants, fails, reverts, wbs, steps;
+	unsigned long agent_restarts, reclaims;
 	unsigned long violations;
 	char why[256];
 };
@@ -341,11 +342,25 @@ static void handle(uint16_t dst, uint16_t src, const struct ccmap_msg *m)
 		break;
 	case CCMAP_T_WRITEBACK:
 		n->cur_data = m->u.ack.data;
-		rc = ccmap_dir_writeback(&n->dir, src, m->u.ack.page, m->hdr.req_id,
-					 m->u.ack.version);
+		if (m->u.ack.flags & CCMAP_WB_F_RECLAIM) {
+			/* The home waits for it (agent_restart): it must be stored. */
+			rc = ccmap_dir_reclaim(&n->dir, src, m->u.ack.page, m->hdr.req_id,
+					       m->u.ack.version);
+			if (rc)
+				violation("reclaim of page %llu from %u refused at %u",
+					  (unsigned long long)m->u.ack.page, src, dst);
+			S.reclaims++;
+		} else {
+			rc = ccmap_dir_writeback(&n->dir, src, m->u.ack.page, m->hdr.req_id,
+						 m->u.ack.version);
+			if (rc && S.expect_wb_ok)
+				violation("writeback from %u refused", src);
+		}
 		n->cur_data = NULL;
-		if (rc && S.expect_wb_ok)
-			violation("writeback from %u refused", src);
+		break;
+	case CCMAP_T_RECLAIM_DONE:
+		if (ccmap_dir_reclaim_done(&n->dir, src) < 0)
+			violation("RECLAIM_DONE from %u refused at %u", src, dst);
 		break;
 	case CCMAP_T_WRITEBACK_ACK:
 		if (m->u.wback.status != CCMAP_WB_OK && S.expect_wb_ok)
@@ -561,6 +576,73 @@ static void crash(uint16_t x)
 			do_actions(i, p, &a);
 		}
 	}
+	check_invariants();
+}
+
+/*
+ * x's agent dies and restarts at once (kill -9): its rights are gone, its
+ * replica stays.  The other homes await its RECLAIMs (node_restart); it
+ * sends one per page it held Exclusive, then RECLAIM_DONE to every home.
+ * Pages homed at x restart from x's replica: copies elsewhere are dropped.
+ */
+static void agent_restart(uint16_t x)
+{
+	struct node *n = &S.nd[x];
+	uint64_t ver[NP];
+	bool had[NP];
+
+	for (uint64_t p = 0; p < NP; p++) {
+		had[p] = home_of(p) != x && n->np[p].state == CCMAP_PS_E;
+		ver[p] = n->np[p].version;
+	}
+	for (uint16_t i = 0; i < N; i++) {
+		chan_drop(x, i);
+		chan_drop(i, x);
+	}
+	for (uint64_t p = 0; p < NP; p++) {
+		S.gE[x][p] = S.gS[x][p] = 0;
+		if (home_of(p) == x)
+			S.truth[p] = ccmap_get_le64(n->replica[p]);
+	}
+	for (uint16_t i = 0; i < N; i++) {
+		if (i == x || !S.nd[i].up)
+			continue;
+		if (ccmap_dir_node_restart(&S.nd[i].dir, x) || ccmap_dir_node_up(&S.nd[i].dir, x))
+			violation("node_restart/node_up failed");
+		S.nd[i].tx_seq[x] = 0;
+		for (uint64_t p = 0; p < NP; p++) {
+			struct ccmap_np_action a;
+
+			if (home_of(p) != x)
+				continue;
+			ccmap_np_home_down(&S.nd[i].np[p], &a);
+			do_actions(i, p, &a);
+		}
+	}
+	node_init(x, true);
+	for (uint64_t p = 0; p < NP; p++) {
+		struct ccmap_msg m;
+
+		if (!had[p] || !S.nd[home_of(p)].up)
+			continue;
+		ccmap_msg_init(&m, CCMAP_T_WRITEBACK, x, 0, ++n->next_req);
+		m.u.ack.share = SHARE;
+		m.u.ack.flags = CCMAP_WB_F_RECLAIM;
+		m.u.ack.page = p;
+		m.u.ack.version = ver[p];
+		m.u.ack.data = n->replica[p];
+		send(x, home_of(p), &m);
+	}
+	for (uint16_t h = 0; h < N; h++) {
+		struct ccmap_msg m;
+
+		if (h == x || !S.nd[h].up)
+			continue;
+		ccmap_msg_init(&m, CCMAP_T_RECLAIM_DONE, x, 0, ++n->next_req);
+		m.u.ack.share = SHARE;
+		send(x, h, &m);
+	}
+	S.agent_restarts++;
 	check_invariants();
 }
 
@@ -901,6 +983,59 @@ static void test_reclaim(void)
 	ccmap_dir_free(&d);
 }
 
+/* The home knows the owner restarted: it waits for the RECLAIM, nothing reverts. */
+static void test_restart(void)
+{
+	char buf[200];
+	struct ccmap_dir d;
+	uint64_t v, p2 = 1;
+
+	while (ccmap_home_node(members, SHARE, p2) != 0)
+		p2++;
+	ccmap_dir_init(&d, 0, SHARE, NP, members, rrec, NULL);
+	ccmap_dir_request(&d, 1, CCMAP_T_WRITE_REQ, 0, 1, CCMAP_NO_VERSION);
+	v = d.pages[0].version;
+	rn = 0;
+	OK(ccmap_dir_request(&d, 2, CCMAP_T_WRITE_REQ, 0, 2, CCMAP_NO_VERSION) == 0 && rn == 1 &&
+	   rlast[0].type == CCMAP_T_FETCH && rlast[0].dst == 1,
+	   "node 2 wants node 1's page: FETCH to node 1");
+	ccmap_dir_request(&d, 1, CCMAP_T_WRITE_REQ, p2, 3, CCMAP_NO_VERSION);
+	rn = 0;
+	OK(ccmap_dir_node_restart(&d, 1) == 0 && rn == 0 && d.pages[0].owner == 1 &&
+	   d.pages[0].reclaim_wait && d.pages[p2].reclaim_wait && d.st.reverts == 0,
+	   "node 1's agent restarts: nothing reverts, its pages await its RECLAIMs");
+	OK(ccmap_dir_node_up(&d, 1) == 0 && ccmap_dir_check(&d, buf, sizeof(buf)) == 0,
+	   "its new incarnation is up; directory consistent (%s)", buf);
+	rn = 0;
+	OK(ccmap_dir_reclaim(&d, 1, 0, 4, v) == 0 && rn == 3 && rlast[0].kind == CCMAP_DO_STORE &&
+	   rlast[1].type == CCMAP_T_WRITEBACK_ACK && rlast[1].code == CCMAP_WB_OK &&
+	   rlast[2].type == CCMAP_T_GRANT && rlast[2].dst == 2 && rlast[2].mode == CCMAP_MODE_E &&
+	   rlast[2].with_data, "its RECLAIM is the data node 2 waited for: STORE, ack, GRANT E");
+	rn = 0;
+	OK(ccmap_dir_request(&d, 2, CCMAP_T_READ_REQ, p2, 5, CCMAP_NO_VERSION) == 0 && rn == 0,
+	   "a request for another page of node 1 waits, no forward to the new agent");
+	OK(ccmap_dir_check(&d, buf, sizeof(buf)) == 0, "directory consistent (%s)", buf);
+	rn = 0;
+	OK(ccmap_dir_reclaim_done(&d, 1) == 1 && rn == 2 && rlast[0].kind == CCMAP_DO_REVERT &&
+	   rlast[1].type == CCMAP_T_GRANT && rlast[1].dst == 2 && rlast[1].mode == CCMAP_MODE_S &&
+	   !d.pages[p2].reclaim_wait,
+	   "RECLAIM_DONE: the page it did not send reverts, the reader gets it");
+	OK(ccmap_dir_reclaim_done(&d, 1) == 0, "a second RECLAIM_DONE changes nothing");
+	OK(ccmap_dir_check(&d, buf, sizeof(buf)) == 0, "directory consistent (%s)", buf);
+	/* Restarted, then declared down before it came back: plain revert. */
+	ccmap_dir_free(&d);
+	ccmap_dir_init(&d, 0, SHARE, NP, members, rrec, NULL);
+	ccmap_dir_request(&d, 1, CCMAP_T_WRITE_REQ, p2, 6, CCMAP_NO_VERSION);
+	ccmap_dir_node_restart(&d, 1);
+	ccmap_dir_node_up(&d, 1);
+	rn = 0;
+	OK(d.pages[p2].reclaim_wait && ccmap_dir_node_down(&d, 1) == 0 && rn == 1 &&
+	   rlast[0].kind == CCMAP_DO_REVERT &&
+	   !d.pages[p2].reclaim_wait && ccmap_dir_check(&d, buf, sizeof(buf)) == 0,
+	   "a restarted node declared down: its awaited pages revert (%s)", buf);
+	ccmap_dir_free(&d);
+}
+
 /* Direct calls for the error paths. */
 static struct ccmap_dir_out last[16];
 static int nlast;
@@ -1022,7 +1157,10 @@ static void test_errors(void)
 
 /* ---- randomized simulation -------------------------------------------- */
 
-struct rstats { unsigned long steps, reads, writes, requests, grants, fails, reverts, wbs; };
+struct rstats {
+	unsigned long steps, reads, writes, requests, grants, fails, reverts, wbs;
+	unsigned long agent_restarts, reclaims;
+};
 
 static bool random_run(unsigned seed, unsigned ops, bool failures_on, struct rstats *r)
 {
@@ -1039,6 +1177,8 @@ static bool random_run(unsigned seed, unsigned ops, bool failures_on, struct rst
 			access_page((uint16_t)(rand() % N), (uint64_t)(rand() % NP), rand() % 2);
 		} else if (c < 37) {
 			writeback((uint16_t)(rand() % N), (uint64_t)(rand() % NP));
+		} else if (failures_on && c == 38 && !crashed && rand() % 8 == 0) {
+			agent_restart((uint16_t)(rand() % N));
 		} else if (failures_on && c == 37 && rand() % 8 == 0) {
 			if (!crashed) {
 				victim = (uint16_t)(rand() % N);
@@ -1071,6 +1211,8 @@ static bool random_run(unsigned seed, unsigned ops, bool failures_on, struct rst
 	r->grants += S.grants;
 	r->fails += S.fails;
 	r->reverts += S.reverts;
+	r->agent_restarts += S.agent_restarts;
+	r->reclaims += S.reclaims;
 	r->wbs += S.wbs;
 	for (int i = 0; i < N; i++)
 		if (S.nd[i].up && (S.nd[i].dir.st.proto_errors || S.nd[i].dir.st.version_mismatch))
@@ -1104,10 +1246,12 @@ static void test_random(unsigned runs, unsigned ops)
 	for (unsigned s = 1; s <= runs; s++)
 		if (!random_run(100000 + s, ops, true, &r) && !bad++)
 			first_bad = 100000 + s;
-	OK(bad == 0 && r.reverts > 0 && r.fails > 0,
-	   "random with node crashes/restarts, %u runs: %lu deliveries, %lu requests, "
-	   "%lu grants, %lu failed (home died), %lu reverts, invariants held%s",
-	   runs, r.steps, r.requests, r.grants, r.fails, r.reverts, bad ? " (FAILED)" : "");
+	OK(bad == 0 && r.reverts > 0 && r.fails > 0 && r.reclaims > 0,
+	   "random with node crashes/restarts and agent restarts, %u runs: %lu deliveries, "
+	   "%lu requests, %lu grants, %lu failed (home died), %lu reverts, %lu agent restarts "
+	   "with %lu reclaims (every one stored), invariants held%s",
+	   runs, r.steps, r.requests, r.grants, r.fails, r.reverts, r.agent_restarts, r.reclaims,
+	   bad ? " (FAILED)" : "");
 	if (bad)
 		printf("# %u runs failed, first seed %u\n", bad, first_bad);
 }
@@ -1128,6 +1272,7 @@ int main(int argc, char **argv)
 	test_failures();
 	test_writeback();
 	test_reclaim();
+	test_restart();
 	test_errors();
 	test_random(runs, ops);
 	printf("1..%d\n", tests);

@@ -26,6 +26,7 @@ static const unsigned all_types[] = {
 	CCMAP_T_PONG, CCMAP_T_BYE, CCMAP_T_RESUME, CCMAP_T_ACK, CCMAP_T_READ_REQ, CCMAP_T_WRITE_REQ, CCMAP_T_GRANT,
 	CCMAP_T_INVALIDATE, CCMAP_T_INV_ACK, CCMAP_T_DOWNGRADE, CCMAP_T_DOWNGRADE_ACK,
 	CCMAP_T_FETCH, CCMAP_T_FETCH_ACK, CCMAP_T_WRITEBACK, CCMAP_T_WRITEBACK_ACK,
+	CCMAP_T_RECLAIM_DONE,
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 
@@ -107,6 +108,9 @@ static void sample(struct ccmap_msg *m, unsigned type, int variant)
 		m->u.ack.page = 1000;
 		m->u.ack.version = 17;
 		break;
+	case CCMAP_T_RECLAIM_DONE:
+		m->u.ack.share = variant ? 31 : 2;
+		break;
 	case CCMAP_T_DOWNGRADE_ACK:
 	case CCMAP_T_FETCH_ACK:
 	case CCMAP_T_WRITEBACK:
@@ -180,6 +184,7 @@ static bool msg_equal(const struct ccmap_msg *a, const struct ccmap_msg *b)
 		return a->u.fwd.share == b->u.fwd.share && a->u.fwd.requester == b->u.fwd.requester &&
 		       a->u.fwd.page == b->u.fwd.page && a->u.fwd.version == b->u.fwd.version;
 	case CCMAP_T_INV_ACK:
+	case CCMAP_T_RECLAIM_DONE:
 	case CCMAP_T_DOWNGRADE_ACK:
 	case CCMAP_T_FETCH_ACK:
 	case CCMAP_T_WRITEBACK:

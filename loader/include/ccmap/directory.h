@@ -109,6 +109,9 @@ struct ccmap_dir_page {
 	uint16_t owner;               /* node holding E, or CCMAP_NODE_NONE */
 	uint16_t reverted_from;       /* the owner whose copy the last revert lost,
 	                                 until the next grant (or CCMAP_NODE_NONE) */
+	bool reclaim_wait;            /* the owner's agent restarted: its RECLAIM (or
+	                                 RECLAIM_DONE) is awaited before anyone else
+	                                 gets the page */
 	struct ccmap_dir_txn *txn;    /* non-NULL iff a transaction is active */
 };
 
@@ -116,7 +119,7 @@ struct ccmap_dir_stats {
 	uint64_t requests, grants_s, grants_e, grants_nodata;
 	uint64_t invalidates, downgrades, fetches;
 	uint64_t queued, stores, reverts, writebacks, stale_writebacks;
-	uint64_t reclaims, stale_reclaims;
+	uint64_t reclaims, stale_reclaims, reclaim_waits;
 	uint64_t dropped_dead;        /* requests/acks from nodes marked down */
 	uint64_t proto_errors;        /* unexpected acks, duplicate requests, ... */
 	uint64_t version_mismatch;    /* ack versions that differ from home's */
@@ -167,12 +170,29 @@ int ccmap_dir_writeback(struct ccmap_dir *d, uint16_t src, uint64_t page,
 /*
  * RECLAIM (a WRITEBACK flagged CCMAP_WB_F_RECLAIM) from src: the restarted
  * agent of a node whose previous incarnation owned @page at @version sends
- * the data its replica kept.  Stored only if the page reverted from src
- * (version + 1) and nothing was granted since, so no other node can have
- * seen the reverted copy; then WRITEBACK_ACK(OK or STALE).
+ * the data its replica kept.  Stored if the home awaits it
+ * (ccmap_dir_node_restart: the page is still src's, at that version; a
+ * transaction waiting for src's data completes with it), or if the page
+ * reverted from src (version + 1) and nothing was granted since, so no
+ * other node can have seen the reverted copy; then WRITEBACK_ACK(OK or
+ * STALE).
  */
 int ccmap_dir_reclaim(struct ccmap_dir *d, uint16_t src, uint64_t page,
 		      uint64_t req_id, uint64_t version);
+
+/*
+ * The agent of @node restarted (a new incarnation; its kernel revoked every
+ * right of the old one when its policy detached).  Like node_down, but the
+ * pages it owned do not revert: they wait for its RECLAIMs, which carry
+ * their last data, and transactions that need their data wait with them.
+ * The caller then runs ccmap_dir_node_up(); ccmap_dir_reclaim_done()
+ * reverts whatever the new agent did not send back.
+ */
+int ccmap_dir_node_restart(struct ccmap_dir *d, uint16_t node);
+
+/* RECLAIM_DONE from src: its RECLAIMs for this share are all sent; pages
+ * still awaiting one revert to the home copy. */
+int ccmap_dir_reclaim_done(struct ccmap_dir *d, uint16_t src);
 
 /* Node failure (connection lost for good, or a new incarnation seen):
  * forget its copies, revert pages it owned to the home replica, finish or

@@ -75,6 +75,7 @@ enum ccmap_msg_type {
 	CCMAP_T_FETCH_ACK     = 24,
 	CCMAP_T_WRITEBACK     = 25,
 	CCMAP_T_WRITEBACK_ACK = 26,
+	CCMAP_T_RECLAIM_DONE  = 27,  /* a restarted node sent all its RECLAIMs for a share */
 };
 
 /* page access modes carried by GRANT */
