@@ -326,7 +326,7 @@ int ccmap_dir_request(struct ccmap_dir *d, uint16_t src, unsigned type,
 	t = pg->txn;
 	if (t) {
 		/* Busy: queue behind the transaction in progress (I2, I3). */
-		bool dup = t->cur.node == src && !t->requester_gone;
+		bool dup = t->active && t->cur.node == src && !t->requester_gone;
 
 		for (unsigned i = 0; i < t->qlen && !dup; i++)
 			dup = t->q[(t->qhead + i) % CCMAP_MAX_NODES].node == src;
@@ -349,6 +349,13 @@ int ccmap_dir_request(struct ccmap_dir *d, uint16_t src, unsigned type,
 	t->data_from = CCMAP_NODE_NONE;
 	pg->txn = t;
 	d->busy++;
+	if (d->awaiting) {
+		/* Recovering: served once every holder has reported. */
+		t->q[0] = q;
+		t->qlen = 1;
+		d->st.queued++;
+		return 0;
+	}
 	start(d, page, &q);
 	run_queue(d, page);
 	return 0;
@@ -514,6 +521,17 @@ int ccmap_dir_reclaim(struct ccmap_dir *d, uint16_t src, uint64_t page,
 		release_owner(d, page, !ok);
 		return ok ? 0 : -CCMAP_E_PROTOCOL;
 	}
+	if ((d->awaiting & BIT(src)) && pg->owner == CCMAP_NODE_NONE && pg->copyset == 0 &&
+	    !(pg->txn && pg->txn->active)) {
+		/* The previous incarnation gave it to src: its copy is the newest. */
+		out_simple(d, CCMAP_DO_STORE, page, pg->version);
+		d->st.stores++;
+		d->st.adopted++;
+		o.code = CCMAP_WB_OK;
+		o.version = pg->version;
+		d->emit(d->emit_ctx, &o);
+		return 0;
+	}
 	if (src != d->self && pg->reverted_from == src && version + 1 == pg->version &&
 	    pg->owner == CCMAP_NODE_NONE && pg->copyset == 0 && !(pg->txn && pg->txn->active)) {
 		out_simple(d, CCMAP_DO_STORE, page, pg->version);
@@ -568,8 +586,12 @@ int ccmap_dir_node_restart(struct ccmap_dir *d, uint16_t node)
 		if (t->active && t->waiting == 0) {
 			finish(d, page);
 			run_queue(d, page);
-		} else if (!t->active) {
+		} else if (!t->active && !d->awaiting) {
 			run_queue(d, page);
+		} else if (!t->active && !t->qlen) {
+			free(t);
+			pg->txn = NULL;
+			d->busy--;
 		}
 	}
 	return 0;
@@ -591,10 +613,46 @@ int ccmap_dir_reclaim_done(struct ccmap_dir *d, uint16_t src)
 			n++;
 		}
 	}
-	return (int)(n > 0);
+	if (d->awaiting & BIT(src)) {
+		d->awaiting &= ~BIT(src);
+		if (!d->awaiting)
+			ccmap_dir_release(d);
+	}
+	return (int)(n > 0 ? (n > INT32_MAX ? INT32_MAX : n) : 0);
 }
 
+void ccmap_dir_hold(struct ccmap_dir *d, uint64_t nodes)
+{
+	d->awaiting = nodes & d->members & d->alive & ~BIT(d->self);
+}
+
+uint64_t ccmap_dir_release(struct ccmap_dir *d)
+{
+	uint64_t missing = d->awaiting;
+
+	d->awaiting = 0;
+	for (uint64_t page = 0; page < d->npages; page++) {
+		struct ccmap_dir_txn *t = d->pages[page].txn;
+
+		if (t && !t->active)
+			run_queue(d, page);
+	}
+	return missing;
+}
+
+static int node_down(struct ccmap_dir *d, uint16_t node, bool new_session);
+
 int ccmap_dir_node_down(struct ccmap_dir *d, uint16_t node)
+{
+	return node_down(d, node, false);
+}
+
+/*
+ * @new_session: called by node_up for a node whose new session starts: its
+ * old state goes, but a recovery still awaits the RECLAIM_DONE that session
+ * brings.
+ */
+static int node_down(struct ccmap_dir *d, uint16_t node, bool new_session)
 {
 	if (node > CCMAP_MAX_NODE_ID || !(d->members & BIT(node)) || node == d->self)
 		return -CCMAP_E_INVAL;
@@ -606,6 +664,24 @@ int ccmap_dir_node_down(struct ccmap_dir *d, uint16_t node)
 		struct ccmap_dir_txn *t = pg->txn;
 
 		pg->copyset &= ~BIT(node);
+		if (t && !t->active) {
+			/* recovering: only queued requests */
+			unsigned n = 0;
+
+			for (unsigned i = 0; i < t->qlen; i++) {
+				struct ccmap_dir_req q = t->q[(t->qhead + i) % CCMAP_MAX_NODES];
+
+				if (q.node != node)
+					t->q[(t->qhead + n++) % CCMAP_MAX_NODES] = q;
+			}
+			t->qlen = n;
+			if (!n) {
+				free(t);
+				pg->txn = NULL;
+				d->busy--;
+			}
+			continue;
+		}
 		if (t) {
 			unsigned n = 0;
 
@@ -640,6 +716,11 @@ int ccmap_dir_node_down(struct ccmap_dir *d, uint16_t node)
 			run_queue(d, page);
 		}
 	}
+	if (!new_session && (d->awaiting & BIT(node))) {
+		d->awaiting &= ~BIT(node);
+		if (!d->awaiting)
+			ccmap_dir_release(d);
+	}
 	return 0;
 }
 
@@ -651,7 +732,7 @@ int ccmap_dir_node_up(struct ccmap_dir *d, uint16_t node)
 		return -CCMAP_E_INVAL;
 	if (d->alive & BIT(node)) {
 		/* new incarnation without a seen failure: forget the old one */
-		rc = ccmap_dir_node_down(d, node);
+		rc = node_down(d, node, true);
 		if (rc)
 			return rc;
 	}
@@ -702,6 +783,8 @@ int ccmap_dir_check(const struct ccmap_dir *d, char *buf, size_t len)
 			continue;
 		}
 		busy++;
+		if (!t->active && d->awaiting && t->qlen)
+			continue;	/* recovering: requests wait */
 		if (!t->active)
 			return bad(buf, len, "page %llu has an inactive transaction", p);
 		if (t->waiting == 0)

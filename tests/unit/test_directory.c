@@ -64,6 +64,7 @@ struct sim {
 	/* counters */
 	unsigned long reads, writes, requests, grants, fails, reverts, wbs, steps;
 	unsigned long agent_restarts, reclaims;
+	bool adopt[N][NP];            /* a survivor's copy on its way to a restarted home */
 	unsigned long violations;
 	char why[256];
 };
@@ -343,6 +344,7 @@ static void handle(uint16_t dst, uint16_t src, const struct ccmap_msg *m)
 	case CCMAP_T_WRITEBACK:
 		n->cur_data = m->u.ack.data;
 		if (m->u.ack.flags & CCMAP_WB_F_RECLAIM) {
+			S.adopt[src][m->u.ack.page] = false;
 			/* The home waits for it (agent_restart): it must be stored. */
 			rc = ccmap_dir_reclaim(&n->dir, src, m->u.ack.page, m->hdr.req_id,
 					       m->u.ack.version);
@@ -548,8 +550,11 @@ static void chan_drop(uint16_t src, uint16_t dst)
 	ccmap_rx_init(rx);
 }
 
+static void adoptions_lost(uint16_t x);
+
 static void crash(uint16_t x)
 {
+	adoptions_lost(x);
 	S.nd[x].up = false;
 	for (uint16_t i = 0; i < N; i++) {
 		chan_drop(x, i);
@@ -579,31 +584,77 @@ static void crash(uint16_t x)
 	check_invariants();
 }
 
+/* RECLAIM of @page from @src to its home, with @src's replica data. */
+static void send_reclaim(uint16_t src, uint64_t page, uint64_t version)
+{
+	struct ccmap_msg m;
+
+	ccmap_msg_init(&m, CCMAP_T_WRITEBACK, src, 0, ++S.nd[src].next_req);
+	m.u.ack.share = SHARE;
+	m.u.ack.flags = CCMAP_WB_F_RECLAIM;
+	m.u.ack.page = page;
+	m.u.ack.version = version;
+	m.u.ack.data = S.nd[src].replica[page];
+	send(src, home_of(page), &m);
+}
+
+static void send_done(uint16_t src, uint16_t dst)
+{
+	struct ccmap_msg m;
+
+	ccmap_msg_init(&m, CCMAP_T_RECLAIM_DONE, src, 0, ++S.nd[src].next_req);
+	m.u.ack.share = SHARE;
+	send(src, dst, &m);
+}
+
 /*
  * x's agent dies and restarts at once (kill -9): its rights are gone, its
  * replica stays.  The other homes await its RECLAIMs (node_restart); it
  * sends one per page it held Exclusive, then RECLAIM_DONE to every home.
- * Pages homed at x restart from x's replica: copies elsewhere are dropped.
+ * x's own directory starts empty and serves nothing until every other node
+ * reported (ccmap_dir_hold): they send back the Exclusive copies they held
+ * of pages homed at x, then RECLAIM_DONE.
  */
+/* x's frames are lost: copies it was sending to a restarted home are gone. */
+static void adoptions_lost(uint16_t x)
+{
+	for (uint64_t p = 0; p < NP; p++) {
+		if (!S.adopt[x][p])
+			continue;
+		S.adopt[x][p] = false;
+		S.truth[p] = ccmap_get_le64(S.nd[home_of(p)].replica[p]);
+	}
+}
+
 static void agent_restart(uint16_t x)
 {
 	struct node *n = &S.nd[x];
-	uint64_t ver[NP];
-	bool had[NP];
+	uint64_t ver[NP], sver[N][NP];
+	bool had[NP], shad[N][NP];
+
+	adoptions_lost(x);
 
 	for (uint64_t p = 0; p < NP; p++) {
+		bool held_elsewhere = false;
+
 		had[p] = home_of(p) != x && n->np[p].state == CCMAP_PS_E;
 		ver[p] = n->np[p].version;
+		for (uint16_t i = 0; i < N; i++) {
+			shad[i][p] = i != x && S.nd[i].up && home_of(p) == x &&
+				     S.nd[i].np[p].state == CCMAP_PS_E;
+			sver[i][p] = S.nd[i].np[p].version;
+			held_elsewhere |= shad[i][p];
+		}
+		/* Without a holder elsewhere, x's replica is what survives. */
+		if (home_of(p) == x && !held_elsewhere)
+			S.truth[p] = ccmap_get_le64(n->replica[p]);
 	}
 	for (uint16_t i = 0; i < N; i++) {
 		chan_drop(x, i);
 		chan_drop(i, x);
 	}
-	for (uint64_t p = 0; p < NP; p++) {
+	for (uint64_t p = 0; p < NP; p++)
 		S.gE[x][p] = S.gS[x][p] = 0;
-		if (home_of(p) == x)
-			S.truth[p] = ccmap_get_le64(n->replica[p]);
-	}
 	for (uint16_t i = 0; i < N; i++) {
 		if (i == x || !S.nd[i].up)
 			continue;
@@ -620,27 +671,33 @@ static void agent_restart(uint16_t x)
 		}
 	}
 	node_init(x, true);
-	for (uint64_t p = 0; p < NP; p++) {
-		struct ccmap_msg m;
+	{
+		uint64_t others = 0;
 
-		if (!had[p] || !S.nd[home_of(p)].up)
-			continue;
-		ccmap_msg_init(&m, CCMAP_T_WRITEBACK, x, 0, ++n->next_req);
-		m.u.ack.share = SHARE;
-		m.u.ack.flags = CCMAP_WB_F_RECLAIM;
-		m.u.ack.page = p;
-		m.u.ack.version = ver[p];
-		m.u.ack.data = n->replica[p];
-		send(x, home_of(p), &m);
+		for (uint16_t i = 0; i < N; i++)
+			if (i != x && S.nd[i].up)
+				others |= 1ull << i;
+		for (uint16_t i = 0; i < N; i++)
+			if (i != x && !S.nd[i].up && ccmap_dir_node_down(&n->dir, i))
+				violation("node_down at the restarted node failed");
+		ccmap_dir_hold(&n->dir, others);
 	}
-	for (uint16_t h = 0; h < N; h++) {
-		struct ccmap_msg m;
-
-		if (h == x || !S.nd[h].up)
+	for (uint64_t p = 0; p < NP; p++)
+		if (had[p] && S.nd[home_of(p)].up)
+			send_reclaim(x, p, ver[p]);
+	for (uint16_t h = 0; h < N; h++)
+		if (h != x && S.nd[h].up)
+			send_done(x, h);
+	for (uint16_t i = 0; i < N; i++) {
+		if (i == x || !S.nd[i].up)
 			continue;
-		ccmap_msg_init(&m, CCMAP_T_RECLAIM_DONE, x, 0, ++n->next_req);
-		m.u.ack.share = SHARE;
-		send(x, h, &m);
+		for (uint64_t p = 0; p < NP; p++) {
+			if (shad[i][p]) {
+				send_reclaim(i, p, sver[i][p]);
+				S.adopt[i][p] = true;
+			}
+		}
+		send_done(i, x);
 	}
 	S.agent_restarts++;
 	check_invariants();
@@ -1036,6 +1093,57 @@ static void test_restart(void)
 	ccmap_dir_free(&d);
 }
 
+/* A restarted home serves nothing until the others reported their copies. */
+static void test_recovery(void)
+{
+	char buf[200];
+	struct ccmap_dir d;
+	uint64_t p2 = 1;
+
+	while (ccmap_home_node(members, SHARE, p2) != 0)
+		p2++;
+	ccmap_dir_init(&d, 0, SHARE, NP, members, rrec, NULL);
+	ccmap_dir_hold(&d, members);
+	OK(d.awaiting == 0x6, "holding for nodes 1 and 2, not itself");
+	OK(ccmap_dir_node_up(&d, 1) == 0 && ccmap_dir_node_up(&d, 2) == 0 && d.awaiting == 0x6,
+	   "their sessions starting (node_up) do not end the wait: their reports do");
+	rn = 0;
+	OK(ccmap_dir_request(&d, 0, CCMAP_T_WRITE_REQ, 0, 1, CCMAP_NO_VERSION) == 0 &&
+	   ccmap_dir_request(&d, 1, CCMAP_T_READ_REQ, 0, 2, CCMAP_NO_VERSION) == 0 && rn == 0 &&
+	   ccmap_dir_check(&d, buf, sizeof(buf)) == 0,
+	   "requests (its own too) wait while recovering; consistent (%s)", buf);
+	rn = 0;
+	OK(ccmap_dir_reclaim(&d, 2, 0, 3, 7) == 0 && rn == 2 && rlast[0].kind == CCMAP_DO_STORE &&
+	   rlast[1].code == CCMAP_WB_OK && d.st.adopted == 1,
+	   "node 2's copy from the previous incarnation is adopted");
+	rn = 0;
+	OK(ccmap_dir_reclaim_done(&d, 2) == 0 && rn == 0 && d.awaiting == 0x2,
+	   "node 2 reported; node 1 still awaited, nothing served");
+	rn = 0;
+	OK(ccmap_dir_reclaim(&d, 2, p2, 4, 7) == -CCMAP_E_PROTOCOL && rlast[0].code == CCMAP_WB_STALE,
+	   "after its RECLAIM_DONE a node's copies are not adopted");
+	rn = 0;
+	OK(ccmap_dir_reclaim_done(&d, 1) == 0 && d.awaiting == 0 && rn >= 1 &&
+	   rlast[0].type == CCMAP_T_GRANT && rlast[0].dst == 0 && rlast[0].mode == CCMAP_MODE_E,
+	   "node 1 reported: the queued requests are served, in order (E to node 0 first)");
+	OK(ccmap_dir_check(&d, buf, sizeof(buf)) == 0, "consistent (%s)", buf);
+	ccmap_dir_free(&d);
+
+	ccmap_dir_init(&d, 0, SHARE, NP, members, rrec, NULL);
+	ccmap_dir_hold(&d, members);
+	ccmap_dir_request(&d, 2, CCMAP_T_READ_REQ, p2, 5, CCMAP_NO_VERSION);
+	ccmap_dir_reclaim_done(&d, 1);
+	rn = 0;
+	OK(ccmap_dir_node_down(&d, 2) == 0 && d.awaiting == 0 && rn == 0 && !d.pages[p2].txn,
+	   "a node marked down no longer holds the recovery; its queued request is dropped");
+	ccmap_dir_hold(&d, members);
+	ccmap_dir_request(&d, 0, CCMAP_T_READ_REQ, 0, 6, CCMAP_NO_VERSION);
+	rn = 0;
+	OK(ccmap_dir_release(&d) == 0x2 && rn == 1 && rlast[0].type == CCMAP_T_GRANT,
+	   "release (the leases ran out) names who did not report and serves the queue");
+	ccmap_dir_free(&d);
+}
+
 /* Direct calls for the error paths. */
 static struct ccmap_dir_out last[16];
 static int nlast;
@@ -1273,6 +1381,7 @@ int main(int argc, char **argv)
 	test_writeback();
 	test_reclaim();
 	test_restart();
+	test_recovery();
 	test_errors();
 	test_random(runs, ops);
 	printf("1..%d\n", tests);

@@ -119,7 +119,7 @@ struct ccmap_dir_stats {
 	uint64_t requests, grants_s, grants_e, grants_nodata;
 	uint64_t invalidates, downgrades, fetches;
 	uint64_t queued, stores, reverts, writebacks, stale_writebacks;
-	uint64_t reclaims, stale_reclaims, reclaim_waits;
+	uint64_t reclaims, stale_reclaims, reclaim_waits, adopted;
 	uint64_t dropped_dead;        /* requests/acks from nodes marked down */
 	uint64_t proto_errors;        /* unexpected acks, duplicate requests, ... */
 	uint64_t version_mismatch;    /* ack versions that differ from home's */
@@ -131,6 +131,8 @@ struct ccmap_dir {
 	uint64_t npages;
 	uint64_t members;             /* configured nodes (bitmap) */
 	uint64_t alive;               /* nodes not marked down */
+	uint64_t awaiting;            /* recovery: nodes whose RECLAIM_DONE is still
+	                                 awaited; no request is served meanwhile */
 	uint64_t next_txn;
 	unsigned busy;                /* pages with a transaction in progress */
 	struct ccmap_dir_page *pages; /* npages entries (only homed ones used) */
@@ -191,8 +193,23 @@ int ccmap_dir_reclaim(struct ccmap_dir *d, uint16_t src, uint64_t page,
 int ccmap_dir_node_restart(struct ccmap_dir *d, uint16_t node);
 
 /* RECLAIM_DONE from src: its RECLAIMs for this share are all sent; pages
- * still awaiting one revert to the home copy. */
+ * still awaiting one revert to the home copy; src no longer holds up the
+ * recovery (ccmap_dir_hold).  Returns the number of pages reverted. */
 int ccmap_dir_reclaim_done(struct ccmap_dir *d, uint16_t src);
+
+/*
+ * Recovery of a home that (re)started: its directory is empty, but other
+ * nodes may still hold pages homed here from the previous incarnation.
+ * Until each node of @nodes has sent RECLAIM_DONE or is marked down, no
+ * request is served (they queue) and a RECLAIM from such a node for an
+ * untouched page is adopted: its data becomes the home copy.  The caller
+ * ends the wait with ccmap_dir_release() once no lease on the previous
+ * incarnation can still be valid.
+ */
+void ccmap_dir_hold(struct ccmap_dir *d, uint64_t nodes);
+/* End the recovery: serve the queued requests.  Returns the nodes that
+ * had not reported. */
+uint64_t ccmap_dir_release(struct ccmap_dir *d);
 
 /* Node failure (connection lost for good, or a new incarnation seen):
  * forget its copies, revert pages it owned to the home replica, finish or
