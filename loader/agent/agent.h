@@ -198,6 +198,7 @@ struct agent_stats {
 	uint64_t handoff_lost;		/* ... that could not be handed over */
 	uint64_t reclaim_sent;		/* restart: the previous run's Exclusive pages sent home */
 	uint64_t reclaim_ok, reclaim_stale;	/* ... stored there / refused (changed since) */
+	uint64_t reclaim_kept;		/* copies of a restarted home's pages kept to send it */
 	uint64_t sess_retransmitted;	/* session messages sent again after a RESUME */
 	uint64_t sess_acks_sent, sess_acks_recv;
 	uint64_t injected;		/* test hook: frames damaged on purpose */
@@ -249,6 +250,7 @@ struct agent {
 	uint64_t next_req_id;
 	unsigned handoff_pending;	/* clean stop: WRITEBACKs not yet answered */
 	unsigned reclaim_pending;	/* restart: RECLAIMs not yet answered */
+	bool recovering;		/* start: pages homed here wait for the peers' reports */
 	uint64_t started_ms;
 	bool stopping;
 

@@ -212,9 +212,35 @@ static int lower_rights(struct share *sh, uint64_t page, const struct ccmap_np_a
 	return rc == -EBUSY ? -EBUSY : 0;
 }
 
+static void recovered(const char *how)
+{
+	A.recovering = false;
+	log_info("pages homed here are served from now on: %s", how);
+}
+
 void coh_tick(void)
 {
 	struct deferred *list = def_head;
+
+	if (A.recovering && now_ms() >= A.started_ms + net_lease_ms() + 1000) {
+		uint64_t missing = 0;
+
+		for (unsigned i = 0; i < A.n_shares; i++)
+			missing |= ccmap_dir_release(&A.shares[i].dir);
+		if (missing) {
+			char list_buf[256] = "";
+			size_t off = 0;
+
+			for (unsigned id = 0; id < CCMAP_MAX_NODES && off < sizeof(list_buf) - 8; id++)
+				if (missing & (1ull << id))
+					off += (size_t)snprintf(list_buf + off, sizeof(list_buf) - off,
+								"%s%u", off ? ", " : "", id);
+			log_warn("node(s) %s did not report their copies of pages homed here "
+				 "within the lease (%u ms): their stores on them are lost",
+				 list_buf, net_lease_ms());
+		}
+		recovered("the previous agent's leases have run out");
+	}
 
 	def_head = NULL;
 	def_tail = &def_head;
@@ -566,8 +592,9 @@ void coh_message(uint16_t src, const struct ccmap_msg *m)
 			else
 				A.st.reclaim_stale++;
 			if (!A.reclaim_pending)
-				log_info("the previous run's Exclusive pages: %llu stored at their "
-					 "homes, %llu changed there meanwhile (their stores are lost)",
+				log_info("copies sent back to their homes after a restart: %llu "
+					 "stored, %llu refused (changed there meanwhile: their "
+					 "stores are lost)",
 					 (unsigned long long)A.st.reclaim_ok,
 					 (unsigned long long)A.st.reclaim_stale);
 		} else if (A.handoff_pending) {
@@ -588,6 +615,14 @@ void coh_message(uint16_t src, const struct ccmap_msg *m)
 		if (!sh)
 			break;
 		rc = ccmap_dir_reclaim_done(&sh->dir, src);
+		if (A.recovering) {
+			bool waiting = false;
+
+			for (unsigned i = 0; i < A.n_shares; i++)
+				waiting |= A.shares[i].dir.awaiting != 0;
+			if (!waiting)
+				recovered("every peer reported its copies");
+		}
 		if (rc > 0)
 			log_info("share %s: node %u restarted without some pages it owned: "
 				 "they revert to the home copy", sh->cfg->name, src);
@@ -726,6 +761,13 @@ void coh_peer_down(uint16_t node, bool restarted)
 
 			if (home_of(sh, page) != node)
 				continue;
+			if (restarted && sh->np[page].state == CCMAP_PS_E &&
+			    (sh->reclaim || (sh->reclaim = calloc(sh->npages,
+								  sizeof(*sh->reclaim))))) {
+				/* Its new agent adopts our copy (after the zap below). */
+				sh->reclaim[page] = sh->np[page].version + 1;
+				A.st.reclaim_kept++;
+			}
 			ccmap_np_home_down(&sh->np[page], &a);
 			if (pend) {
 				/* Its faults wait for the home's return (or their deadline). */
@@ -859,6 +901,14 @@ int coh_init(void)
 				ccmap_strerror(-rc));
 			return -1;
 		}
+		/*
+		 * A previous agent of this node may have granted pages homed
+		 * here that peers still hold: serve nothing until each peer
+		 * sent its copies back (RECLAIM_DONE), or until no lease on
+		 * the previous agent can still be valid (coh_tick).
+		 */
+		ccmap_dir_hold(&sh->dir, A.members);
+		A.recovering |= sh->dir.awaiting != 0;
 		sh->np = calloc(sh->npages, sizeof(*sh->np));
 		sh->held = calloc(sh->npages, 1);
 		if (!sh->np || !sh->held) {

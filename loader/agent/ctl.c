@@ -505,6 +505,7 @@ static void cmd_stats(struct ctl *c)
 	S("reclaim_sent", s->reclaim_sent);
 	S("reclaim_stored", s->reclaim_ok);
 	S("reclaim_stale", s->reclaim_stale);
+	S("reclaim_kept", s->reclaim_kept);
 	S("messages_retransmitted", s->sess_retransmitted);
 	S("session_acks_sent", s->sess_acks_sent);
 	S("session_acks_received", s->sess_acks_recv);

@@ -62,6 +62,7 @@ cluster_config "$work/ccmapd.conf" "$work/cluster.key" "$sock" \
 	"share death $work/death.data size 65536" \
 	"share after $work/after.data size 65536" \
 	"share handoff $work/handoff.data size 65536" \
+	"share homed2 $work/homed2.data size 65536" \
 	"share sync $work/sync.data size 8192"
 
 ctl() { "$bin/ccmapctl" -s "$sock" "$@"; }
@@ -83,7 +84,20 @@ if [ $rc != 0 ]; then
 	exit 1
 fi
 
+run=$(dirname "$out")
+if [ "$node" = 3 ]; then
+	# Node 3 holds pages homed at node 2 when node 2's agent dies: the new
+	# agent must take node 3's copies back (its directory starts empty).
+	h2pages=$(cluster_pages_homed "$bin/ccmapctl -s $sock" homed2 65536 "$victim")
+	h2res=$work/homed2.out
+	"$tbin/cc_holder" -f "$work/homed2.data" -s 65536 -l "$h2pages" -o "$h2res" &
+	h2pid=$!
+	cluster_wait_file "$h2res.ready" 60
+	tap $? "node 3 holds pages $h2pages homed at node $victim"
+	cluster_put "$out/h2ready" 1
+fi
 if [ "$node" = "$victim" ]; then
+	cluster_wait_file "$run/node3/h2ready" 60
 	echo "# --- node $node kills its agent under load ---"
 	res=$work/holder.out
 	"$tbin/cc_holder" -f "$work/death.data" -s 65536 -i $pages -o "$res" &
@@ -129,7 +143,7 @@ if [ "$node" = "$victim" ]; then
 	tap $([ "$(cat /sys/kernel/ccmap/state)" = enabled ] && echo 0 || echo 1) "a policy is attached again"
 	have=$("$tbin/cc_holder" -f "$work/death.data" -s 65536 -i $pages -r | awk '{ print $2 }')
 	tap $([ -n "$have" ] && [ "$have" = "${stores:-x}" ] && echo 0 || echo 1) \
-		"the restart lost no store: the $pages pages hold ${have:-?} of cc_holder's ${stores:-?} ($(grep -o "the previous run's Exclusive pages: .*" "$out/ccmapd.log" | tail -1))"
+		"the restart lost no store: the $pages pages hold ${have:-?} of cc_holder's ${stores:-?} ($(grep -o "copies sent back to their homes after a restart: .*" "$out/ccmapd.log" | tail -1))"
 	# Node 1 wanted the same pages while no agent ran here (word 1).
 	cluster_wait_file "$(dirname "$out")/node1/w1" 120
 	want1=$(cat "$(dirname "$out")/node1/w1")
@@ -158,11 +172,20 @@ else
 		cluster_wait_file "$w1.ready" 60
 		tap $? "node 1 got node $victim's pages after its restart"
 		sleep 1
-		kill -TERM "$w1pid"
+		kill -USR2 "$w1pid"
 		wait "$w1pid"
 		read -r _ w1stores _ _ _ w1sig _ < "$w1"
-		tap $([ "$w1sig" = SIGTERM ] && echo 0 || echo 1) "... and no fault of it failed (${w1sig:-none})"
+		tap $([ "$w1sig" = SIGUSR2 ] && echo 0 || echo 1) "... and no fault of it failed (${w1sig:-none})"
 		cluster_put "$out/w1" "${w1stores:-0}"
+	fi
+	if [ "$node" = 3 ]; then
+		sleep 1
+		kill -USR2 "$h2pid"
+		wait "$h2pid"
+		read -r _ h2stores _ _ _ h2sig _ < "$h2res"
+		have2=$("$tbin/cc_holder" -f "$work/homed2.data" -s 65536 -l "$h2pages" -r | awk '{ print $2 }')
+		tap $([ "$h2sig" = SIGUSR2 ] && [ -n "$have2" ] && [ "$have2" = "${h2stores:-x}" ] && echo 0 || echo 1) \
+			"node $victim's new agent took node 3's copies of its pages back: ${have2:-?} of ${h2stores:-?} stores there (${h2sig:-none})"
 	fi
 fi
 
@@ -178,7 +201,7 @@ if [ "$node" = "$victim" ]; then
 	h=$!
 	cluster_wait_file "$hres.ready" 30
 	sleep 1
-	kill -TERM "$h"
+	kill -USR2 "$h"		# stops after the store in progress: an exact count
 	wait "$h"
 	hstores=$(awk '{ print $2 }' "$hres")
 	echo "# cc_holder stored $hstores times into pages $hpages of node 1; node $node stops its agent"
@@ -187,7 +210,6 @@ fi
 "$tbin/cc_barrier" -n "$node" -N "$nodes" -f "$work/sync.data" -s 8192
 tap $? "every node finished (final barrier)"
 { ctl status; ctl stats; } > "$out/stats.txt" 2>&1
-run=$(dirname "$out")
 if [ "$node" = "$victim" ]; then
 	cluster_stop "$agent"
 	cluster_put "$out/handoff" "${hstores:-0}"

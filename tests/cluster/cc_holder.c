@@ -11,9 +11,13 @@
  * Increments word WORD (default 0) of pages 0..PAGES-1 (or of the listed pages) of the
  * share in a loop.  Each completed store is counted; the CLOCK_REALTIME at
  * which it began and at which it completed are kept for the first and the
- * last one (a store that waited in a fault executed just before its end).  SIGUSR1 appends a report line to OUT and goes on; SIGTERM
- * (delivered even while the process waits in a fault) or SIGBUS appends one
- * and exits 0; nothing else ends it:
+ * last one (a store that waited in a fault executed just before its end).
+ * SIGUSR1 appends a report line to OUT and goes on.  SIGUSR2 stops it after
+ * the store in progress, with a report: its count is then exact, which is
+ * what the tests that compare it with the pages use.  SIGTERM (delivered
+ * even while the process waits in a fault) or SIGBUS appends one and exits
+ * 0 at once; a store that completed as SIGTERM arrived may be missing from
+ * its count.  Nothing else ends it:
  *
  *   stores N last_store BEGIN signal NAME last_end END first_store BEGIN first_end END
  *
@@ -27,7 +31,7 @@
 
 #define MAX_PAGES 64
 
-static volatile sig_atomic_t stores;
+static volatile sig_atomic_t stores, stop_req;
 static volatile struct timespec last, last_end, first, first_end;
 static int out_fd = -1;
 
@@ -74,7 +78,8 @@ static void on_signal(int sig)
 	put_str(&p, " last_store ");
 	put_time(&p, &last);
 	put_str(&p, " signal ");
-	put_str(&p, sig == SIGBUS ? "SIGBUS" : sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM");
+	put_str(&p, sig == SIGBUS ? "SIGBUS" : sig == SIGUSR1 ? "SIGUSR1" :
+		sig == SIGUSR2 ? "SIGUSR2" : "SIGTERM");
 	put_str(&p, " last_end ");
 	put_time(&p, &last_end);
 	put_str(&p, " first_store ");
@@ -86,6 +91,12 @@ static void on_signal(int sig)
 		_exit(1);
 	if (sig != SIGUSR1)
 		_exit(0);
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_req = 1;
 }
 
 static void usage(void)
@@ -188,10 +199,20 @@ int main(int argc, char **argv)
 	sigaddset(&sa.sa_mask, SIGTERM);
 	sigaddset(&sa.sa_mask, SIGBUS);
 	sigaddset(&sa.sa_mask, SIGUSR1);
+	sigaddset(&sa.sa_mask, SIGUSR2);
 	if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGBUS, &sa, NULL) ||
 	    sigaction(SIGUSR1, &sa, NULL)) {
 		perror("cc_holder: sigaction");
 		return 1;
+	}
+	{
+		struct sigaction st = { .sa_handler = on_stop };
+
+		sigemptyset(&st.sa_mask);
+		if (sigaction(SIGUSR2, &st, NULL)) {
+			perror("cc_holder: sigaction");
+			return 1;
+		}
 	}
 	for (unsigned long n = 0;; n++) {
 		p = list[n % pages];
@@ -215,6 +236,8 @@ int main(int argc, char **argv)
 		last.tv_nsec = ts.tv_nsec;
 		last_end.tv_sec = te.tv_sec;
 		last_end.tv_nsec = te.tv_nsec;
+		if (stop_req)
+			on_signal(SIGUSR2);	/* reports and exits */
 		sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 		if (n + 1 == pages) {
 			snprintf(ready, sizeof(ready), "%s.ready", out);

@@ -163,16 +163,16 @@ $victim)
 	tap $? "node $victim brought its link up again"
 	sleep 2
 	for h in "${holders[@]}"; do
-		kill -TERM "$h" 2>/dev/null
+		kill -USR2 "$h" 2>/dev/null	# after the store in progress: exact counts
 		wait "$h"
 	done
 	msig=$(tail -1 "$mres" | awk '{ print $6 }')
-	tap $([ "$msig" = SIGTERM ] && echo 0 || echo 1) "cc_holder on maj ended by SIGTERM (${msig:-none}), $(holder_field "$mres" 1 stores) stores"
+	tap $([ "$msig" = SIGUSR2 ] && echo 0 || echo 1) "cc_holder on maj stopped by the test, no fault failed (${msig:-none}), $(holder_field "$mres" 1 stores) stores"
 	cp "$mres" "$out/maj.out"
 	if [ "$node" = 2 ]; then
 		psig=$(tail -1 "$pres" | awk '{ print $6 }')
 		pstores=$(holder_field "$pres" 1 stores)
-		tap $([ "$psig" = SIGTERM ] && [ "${pstores:-0}" -gt 0 ] && echo 0 || echo 1) \
+		tap $([ "$psig" = SIGUSR2 ] && [ "${pstores:-0}" -gt 0 ] && echo 0 || echo 1) \
 			"cc_holder on node $victim's pages stored during the cut (${pstores:-?} stores, ${psig:-none})"
 		cp "$pres" "$out/part.out"
 	fi
