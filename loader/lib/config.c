@@ -477,6 +477,40 @@ static int do_line(struct ccmap_config *c, char **tok, int ntok,
 		c->corosync = !strcmp(tok[1], "corosync");
 		return 0;
 	}
+	if (!strcmp(kw, "tune")) {
+		struct ccmap_cfg_tune t;
+		size_t nl = strlen(tok[2]);
+		unsigned i;
+
+		if (want_args(ntok, 3, kw, "tune <share|*> <name> <value>", e, w))
+			return -1;
+		memset(&t, 0, sizeof(t));
+		if (strcmp(tok[1], "*") && !ccmap_share_name_ok(tok[1], strlen(tok[1])))
+			return cfg_fail(e, w, "tune: bad share name '%.70s' (a share's name, or * "
+					"for every share)", tok[1]);
+		if (nl == 0 || nl > CCMAP_TUNE_NAME_MAX || (tok[2][0] >= '0' && tok[2][0] <= '9') ||
+		    strspn(tok[2], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			   "0123456789_") != nl)
+			return cfg_fail(e, w, "tune: bad tunable name '%.40s': 1 to %d letters, "
+					"digits or '_', not starting with a digit (the name of a "
+					"global in the policy)", tok[2], CCMAP_TUNE_NAME_MAX);
+		if (ccmap_parse_u32(tok[3], UINT32_MAX, &t.value, why, sizeof(why), tok[2]))
+			return cfg_fail(e, w, "tune: %s", why);
+		strcpy(t.share, tok[1]);
+		strcpy(t.name, tok[2]);
+		t.line = wline;
+		for (i = 0; i < c->n_tunes; i++)
+			if (!strcmp(c->tunes[i].share, t.share) && !strcmp(c->tunes[i].name, t.name))
+				break;
+		if (i == c->n_tunes) {
+			if (c->n_tunes == CCMAP_CFG_MAX_TUNES)
+				return cfg_fail(e, w, "too many tune lines (max %d)",
+						CCMAP_CFG_MAX_TUNES);
+			c->n_tunes++;
+		}
+		c->tunes[i] = t;
+		return 0;
+	}
 	return cfg_fail(e, w, "unknown keyword '%.40s'", kw);
 }
 
@@ -658,6 +692,17 @@ int ccmap_config_finish(struct ccmap_config *c, struct ccmap_cfg_err *e)
 			return cfg_fail(e, &pw, "peer %u has this node's listen address %s",
 					p->id, p->addr.text);
 	}
+	for (unsigned i = 0; i < c->n_tunes; i++) {
+		const struct ccmap_cfg_tune *t = &c->tunes[i];
+		struct where tw = { .file = c->source, .line = t->line > 0 ? t->line : 0 };
+		bool found = !strcmp(t->share, "*");
+
+		for (unsigned j = 0; j < c->n_shares && !found; j++)
+			found = !strcmp(c->shares[j].name, t->share);
+		if (!found)
+			return cfg_fail(e, &tw, "tune %s %s: there is no share '%s'", t->share,
+					t->name, t->share);
+	}
 	return 0;
 }
 
@@ -726,6 +771,8 @@ int ccmap_config_format(const struct ccmap_config *c, char *buf, size_t len)
 	OUT("control %s\n", c->control);
 	OUT("resize_replicas %s\n", ccmap_resize_name(c->resize));
 	OUT("membership %s\n", c->corosync ? "corosync" : "static");
+	for (unsigned i = 0; i < c->n_tunes; i++)
+		OUT("tune %s %s %u\n", c->tunes[i].share, c->tunes[i].name, c->tunes[i].value);
 #undef OUT
 	return (int)n;
 }

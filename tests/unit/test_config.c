@@ -103,6 +103,34 @@ static void test_good(void)
 			"membership static\nmembership corosync\n") == -1 &&
 	   strstr(e.msg, "duplicate 'membership' (first given on line 5)"),
 	   "membership: given twice is refused (%s)", e.msg);
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"tune a hold_ms 20\ntune * unit_pages 8\ntune a hold_ms 30\n") == 0 &&
+	   c.n_tunes == 2 && !strcmp(c.tunes[0].share, "a") &&
+	   !strcmp(c.tunes[0].name, "hold_ms") && c.tunes[0].value == 30 &&
+	   c.tunes[0].line == 7 && !strcmp(c.tunes[1].share, "*") && c.tunes[1].value == 8 &&
+	   (n = ccmap_config_format(&c, buf, sizeof(buf))) > 0 &&
+	   strstr(buf, "\ntune a hold_ms 30\ntune * unit_pages 8\n") &&
+	   (ccmap_config_defaults(&c2), 1) &&
+	   ccmap_config_parse_mem(&c2, "fmt", buf, (size_t)n, &e) == 0 && c2.n_tunes == 2 &&
+	   c2.tunes[0].value == 30, "tune: per share and for all, a later line replaces, "
+	   "survives the format round trip (%s)", e.msg);
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"tune b hold_ms 20\n") == -1 &&
+	   strstr(e.msg, "t.conf:5: tune b hold_ms: there is no share 'b'"),
+	   "tune: an unknown share is refused with its line (%s)", e.msg);
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"tune a 9lives 1\n") == -1 &&
+	   strstr(e.msg, "t.conf:5: tune: bad tunable name '9lives'"),
+	   "tune: a name that is not an identifier is refused (%s)", e.msg);
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"tune a hold_ms -1\n") == -1 && strstr(e.msg, "t.conf:5: tune: "),
+	   "tune: a negative value is refused (%s)", e.msg);
+	OK(parse_finish("node 0\nlisten 127.0.0.1:1\nkey /k\nshare a /a size 4K\n"
+			"tune a hold_ms\n") == -1 && strstr(e.msg, "t.conf:5: "),
+	   "tune: a missing value is refused (%s)", e.msg);
+	OK(ccmap_config_override(&c, "tune=a hold_ms 99", &e) == 0 && c.n_tunes == 1 &&
+	   c.tunes[0].value == 99 && c.tunes[0].line == -1,
+	   "tune as a command-line override replaces the line (%s)", e.msg);
 	OK(!strcmp(ccmap_resize_name(CCMAP_RESIZE_NO), "no") &&
 	   !strcmp(ccmap_resize_name(CCMAP_RESIZE_GROW), "grow") &&
 	   !strcmp(ccmap_resize_name(CCMAP_RESIZE_ANY), "any") &&

@@ -25,6 +25,11 @@
  *   control <path>                     control socket (/run/ccmap/ccmapd.sock)
  *   resize_replicas <no|grow|any>      may startup resize a replica whose size
  *                                      differs from the share's size (no)
+ *   tune <share|*> <name> <value>      a tunable of the policy (a global of
+ *                                      its object, see policy/README.md) for
+ *                                      one share or all; value 0..2^32-1; at
+ *                                      most 32 lines; a later line for the
+ *                                      same share and name replaces it
  *
  * <size> is a decimal number of bytes with an optional suffix K, M, G or T
  * (powers of 1024); it must be a positive multiple of 4096 and at most 16T.
@@ -86,6 +91,17 @@ struct ccmap_cfg_share {
 	int line;
 };
 
+#define CCMAP_CFG_MAX_TUNES   32
+#define CCMAP_TUNE_NAME_MAX   31
+
+/* tune <share|*> <name> <value> */
+struct ccmap_cfg_tune {
+	char share[CCMAP_SHARE_NAME_MAX + 1];  /* "*" for every share */
+	char name[CCMAP_TUNE_NAME_MAX + 1];    /* a C identifier */
+	uint32_t value;
+	int line;
+};
+
 struct ccmap_config {
 	char source[CCMAP_CFG_PATH_MAX + 1]; /* file name used in messages */
 	uint16_t node;
@@ -101,6 +117,8 @@ struct ccmap_config {
 	struct ccmap_cfg_peer peers[CCMAP_CFG_MAX_PEERS];
 	unsigned n_shares;
 	struct ccmap_cfg_share shares[CCMAP_MAX_SHARES];
+	unsigned n_tunes;
+	struct ccmap_cfg_tune tunes[CCMAP_CFG_MAX_TUNES];
 	/* line where each single-valued keyword was given (0: not given,
 	 * -1: set by an override) */
 	int line_node, line_listen, line_key, line_policy, line_timeout, line_idle, line_dead, line_control,
