@@ -133,6 +133,7 @@ struct ccmap_user_exit_info {
 #define CCMAP_PROG_DOWNGRADE	"ccmap_downgrade"
 #define CCMAP_PROG_FAIL		"ccmap_fail"
 #define CCMAP_PROG_RAISE_ERROR	"ccmap_raise_error"	/* test hook, optional */
+#define CCMAP_PROG_YIELD	"ccmap_yield"	/* the policy's, optional: see below */
 
 #define CCMAP_STATE_MAX_SHARES	32		/* as CCMAP_MAX_SHARES */
 #define CCMAP_STATE_MAX_PAGES	(1u << 20)	/* pages of all shares */
@@ -184,9 +185,17 @@ struct ccmap_page_state {
 	__u64 fail_until;	/* ktime ns: faults get -fail_err until then */
 	__s32 fail_err;		/* positive errno */
 	__u32 reserved2;
+	__u64 granted_ns;	/* ktime ns of the last grant that raised @state */
 };
 
-/* A request from a fault to the agent (ring buffer record). */
+/*
+ * A request from a fault to the agent (ring buffer record): @want on page
+ * @pgoff, which the fault waits for, and the same for the other pages of
+ * the unit [@first, @first + @npages) the policy chose (the agent asks for
+ * those it does not hold, in one burst, and nothing waits for them).
+ * @npages 0 or 1: the page alone.  The agent caps a unit at
+ * CCMAP_UNIT_MAX pages.
+ */
 struct ccmap_req_rec {
 	__u32 share;
 	__u32 want;		/* CCMAP_ST_S or CCMAP_ST_E */
@@ -194,7 +203,12 @@ struct ccmap_req_rec {
 	__u32 tgid;
 	__u32 pid;
 	__u64 stamp_ns;		/* bpf_ktime_get_ns() of the fault */
+	__u64 first;		/* the unit: first page ... */
+	__u32 npages;		/* ... and its length */
+	__u32 reserved;
 };
+
+#define CCMAP_UNIT_MAX		256	/* pages per request record (1 MiB) */
 
 /* Counters of the BPF side (per-CPU array CCMAP_MAP_BSTATS). */
 enum ccmap_bstat {
@@ -229,7 +243,14 @@ struct ccmap_args_share {
 
 #define CCMAP_SPAN_EOF		(~0ull)
 
-/* ctx_in of ccmap_grant / ccmap_revoke / ccmap_downgrade / ccmap_fail. */
+/*
+ * ctx_in of ccmap_grant / ccmap_revoke / ccmap_downgrade / ccmap_fail, and
+ * of the policy's optional ccmap_yield: the home asks this node to lower
+ * page @pgoff to @state (CCMAP_ST_I: another node wants to write it,
+ * CCMAP_ST_S: to read it); the program sets @ret to how many nanoseconds the
+ * agent keeps the page before giving it up (0: now, at most
+ * CCMAP_YIELD_MAX_NS) and returns 0.
+ */
 struct ccmap_args_page {
 	__s32 fd;		/* the replica (revoke, downgrade) */
 	__u32 share;
@@ -243,5 +264,8 @@ struct ccmap_args_page {
 	__u32 old_state;	/* out: state before */
 	__u32 reserved;
 };
+
+/* The longest a policy may keep a page another node asked for (1 s). */
+#define CCMAP_YIELD_MAX_NS	(1000ull * 1000 * 1000)
 
 #endif /* __CCMAP_ABI_H */

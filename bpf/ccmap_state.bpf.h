@@ -145,6 +145,7 @@ static __always_inline int ccmap_share_of(__u64 dev, __u64 ino, __u32 *share,
 /* Hand a request to the agent; 0 or -errno (nowhere to put it). */
 static __always_inline int ccmap_post(struct ccmap_page_key *k,
 				      struct ccmap_page_state *p, __u32 want,
+				      __u64 first, __u32 npages,
 				      const struct ccmap_fault_ctx *ctx)
 {
 	struct ccmap_req_rec *r;
@@ -158,6 +159,9 @@ static __always_inline int ccmap_post(struct ccmap_page_key *k,
 		r->tgid = ctx->tgid;
 		r->pid = ctx->pid;
 		r->stamp_ns = bpf_ktime_get_ns();
+		r->first = first;
+		r->npages = npages;
+		r->reserved = 0;
 		bpf_ringbuf_submit(r, 0);
 		ccmap_bstat_inc(CCMAP_BST_POSTED);
 		return 0;
@@ -175,13 +179,17 @@ static __always_inline int ccmap_post(struct ccmap_page_key *k,
 }
 
 /*
- * The fault path of a page-granular policy: may the fault of @ctx use page
- * @pgoff of share @share with rights @want (CCMAP_ST_S or CCMAP_ST_E)?
- * Returns 0 (go), the wait key (a request is pending at the agent), or
- * -errno.  Idempotent: the kernel's recheck call finds the request pending
- * and returns the same key without posting another.
+ * The fault path of a policy: may the fault of @ctx use page @pgoff of share
+ * @share with rights @want (CCMAP_ST_S or CCMAP_ST_E)?  If not, the request
+ * covers the coherence unit [@unit_first, @unit_first + @npages) (it must contain
+ * @pgoff; the agent also asks for the unit's other pages this node does not
+ * hold with @want, without anything waiting for them).  Returns 0 (go), the
+ * wait key (a request is pending at the agent), or -errno.  Idempotent: the
+ * kernel's recheck call finds the request pending and returns the same key
+ * without posting another.
  */
-static __always_inline __s64 ccmap_page_acquire(__u32 share, __u64 pgoff,
+static __always_inline __s64 ccmap_unit_acquire(__u32 share, __u64 pgoff,
+						__u64 unit_first, __u32 npages,
 						__u32 want,
 						const struct ccmap_fault_ctx *ctx)
 {
@@ -232,7 +240,11 @@ static __always_inline __s64 ccmap_page_acquire(__u32 share, __u64 pgoff,
 			ccmap_bstat_inc(CCMAP_BST_COALESCED);
 		return key;
 	}
-	if (ccmap_post(&k, p, want, ctx)) {
+	if (unit_first > pgoff || (npages && pgoff - unit_first >= npages)) {
+		unit_first = pgoff;	/* a unit that misses the page: the page alone */
+		npages = 1;
+	}
+	if (ccmap_post(&k, p, want, unit_first, npages, ctx)) {
 		bpf_spin_lock(&p->lock);
 		p->pending = 0;
 		bpf_spin_unlock(&p->lock);
@@ -240,6 +252,65 @@ static __always_inline __s64 ccmap_page_acquire(__u32 share, __u64 pgoff,
 	}
 	return key;
 }
+
+/* The fault path of a page-granular policy: the unit is the page. */
+static __always_inline __s64 ccmap_page_acquire(__u32 share, __u64 pgoff,
+						__u32 want,
+						const struct ccmap_fault_ctx *ctx)
+{
+	return ccmap_unit_acquire(share, pgoff, pgoff, 1, want, ctx);
+}
+
+/* Pages of share @share, or 0 if it is not active. */
+static __always_inline __u64 ccmap_share_pages(__u32 share)
+{
+	struct ccmap_share_info *si;
+
+	if (share >= CCMAP_STATE_MAX_SHARES)
+		return 0;
+	si = bpf_map_lookup_elem(&ccmap_sinfo, &share);
+	return si && si->active ? si->npages : 0;
+}
+
+/*
+ * How long this node has held page @pgoff with its current rights, in ns
+ * (since the grant that raised them), or 0 if it holds nothing (or the
+ * page is unknown).  For a policy's ccmap_yield.
+ */
+static __always_inline __u64 ccmap_page_held_ns(__u32 share, __u64 pgoff)
+{
+	struct ccmap_page_key k = { .share = share, .pgoff = pgoff };
+	struct ccmap_page_state *p = bpf_map_lookup_elem(&ccmap_pages, &k);
+	__u64 since = 0, now = bpf_ktime_get_ns();
+
+	if (!p)
+		return 0;
+	bpf_spin_lock(&p->lock);
+	if (p->state != CCMAP_ST_I)
+		since = p->granted_ns;
+	bpf_spin_unlock(&p->lock);
+	return since && since <= now ? now - since : 0;
+}
+
+/*
+ * Tunables: read-only globals the agent sets before loading the object,
+ * from the configuration's "tune <share|*> <name> <value>" lines (by the
+ * variable's name, found in the object's BTF).  A policy declares
+ *
+ *	CCMAP_TUNABLE(spin_limit, 4);			// one value per node
+ *	CCMAP_TUNABLE_PER_SHARE(hold_ms, 20);		// one value per share
+ *
+ * and reads them with spin_limit and ccmap_tune(hold_ms, share).  Only
+ * __u32 values; "tune * hold_ms 5" sets every share, "tune data hold_ms 5"
+ * one (later in the file wins over *).
+ */
+#define CCMAP_TUNABLE(__name, __dfl)					\
+	const volatile __u32 __name = (__dfl)
+#define CCMAP_TUNABLE_PER_SHARE(__name, __dfl)				\
+	const volatile __u32 __name[CCMAP_STATE_MAX_SHARES] =		\
+		{ [0 ... CCMAP_STATE_MAX_SHARES - 1] = (__dfl) }
+#define ccmap_tune(__name, __share)					\
+	((__name)[(__share) & (CCMAP_STATE_MAX_SHARES - 1)])
 
 /* Lower the state of pages [first, first + n) to at most @to. */
 struct ccmap_lower_ctx {
@@ -401,6 +472,7 @@ int ccmap_grant(struct ccmap_args_page *a)
 	struct ccmap_page_key k = { .share = a->share, .pgoff = a->pgoff };
 	struct ccmap_share_info *si = ccmap_sinfo_of(a->share);
 	struct ccmap_page_state *p;
+	__u64 now;
 	__u32 old;
 
 	if (!si)
@@ -410,8 +482,11 @@ int ccmap_grant(struct ccmap_args_page *a)
 	p = bpf_map_lookup_elem(&ccmap_pages, &k);
 	if (!p)
 		return -ENOENT;
+	now = bpf_ktime_get_ns();	/* no helper calls under the lock */
 	bpf_spin_lock(&p->lock);
 	old = p->state;
+	if (a->state > old)
+		p->granted_ns = now;
 	p->state = a->state;
 	p->version = a->version;
 	p->pending = 0;

@@ -533,6 +533,7 @@ static void run(bool (*done)(void), uint64_t deadline_ms)
 
 	while (done ? !done() : !A.stopping) {
 		int wait_ms = -1, n;
+		uint64_t due;
 
 		if (deadline_ms) {
 			uint64_t now = now_ms();
@@ -541,7 +542,17 @@ static void run(bool (*done)(void), uint64_t deadline_ms)
 				break;
 			wait_ms = (int)(deadline_ms - now);
 		}
+		due = coh_next_due_ms();
+		if (due) {
+			uint64_t now = now_ms();
+			int d = due > now ? (int)(due - now) : 0;
+
+			if (wait_ms < 0 || d < wait_ms)
+				wait_ms = d;
+		}
 		n = epoll_wait(A.epfd, ev, 64, wait_ms);
+		if (due)
+			coh_run_due(false);
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -193,6 +193,8 @@ struct agent_stats {
 	uint64_t lease_revoked;		/* pages whose rights a lost lease revoked */
 	uint64_t lease_held;		/* grants held back while their home's lease was lost */
 	uint64_t revoke_busy;		/* zaps/mkcleans refused (DMA pin) and retried */
+	uint64_t yield_holds;		/* pages the policy kept a while before giving them up */
+	uint64_t unit_prefetch;		/* requests for the other pages of a fault's unit */
 	uint64_t handoff_sent;		/* clean stop: Exclusive pages written back to homes */
 	uint64_t handoff_ok, handoff_stale;	/* ... stored there / refused as stale */
 	uint64_t handoff_lost;		/* ... that could not be handed over */
@@ -260,7 +262,7 @@ struct agent {
 	struct ring_buffer *rb;
 	char policy_name[64];
 	int prog_share_add, prog_share_del, prog_grant, prog_revoke,
-	    prog_downgrade, prog_fail, prog_raise_error;
+	    prog_downgrade, prog_fail, prog_raise_error, prog_yield;
 	int map_pages, map_lost, map_bstats, map_sinfo, map_shares;
 	uint64_t last_ring_full;
 	bool policy_detached;		/* the kernel detached it (error exit) */
@@ -289,6 +291,8 @@ int prog_revoke(struct share *sh, uint64_t page, uint64_t span);
 int prog_downgrade(struct share *sh, uint64_t page);
 int prog_fail(struct share *sh, uint64_t page, int err);
 int prog_raise_error(void);		/* test hook: policy error exit */
+/* The policy's ccmap_yield: ns to keep @page before lowering it to @to. */
+uint64_t prog_yield(struct share *sh, uint64_t page, unsigned to);
 
 int bpf_page_state(struct share *sh, uint64_t page, struct ccmap_page_state *out);
 int bpf_read_bstats(uint64_t out[CCMAP_BST_NR]);
@@ -336,6 +340,12 @@ bool cluster_active(void);		/* corosync decides who is down */
 int coh_init(void);
 void coh_free(void);
 void coh_fault(uint32_t share, uint64_t page, unsigned want);
+/* The other pages of a fault's unit: asked for if not held, nobody waits. */
+void coh_prefetch(uint32_t share, uint64_t page, unsigned want);
+/* Pages a policy keeps a while (ccmap_yield): when the first is due (ms,
+ * 0: none), and give up those that are due (all: every one). */
+uint64_t coh_next_due_ms(void);
+void coh_run_due(bool all);
 void coh_message(uint16_t src, const struct ccmap_msg *m);
 void coh_peer_up(uint16_t node);
 /* @restarted: a new incarnation proved the old agent's rights gone; its

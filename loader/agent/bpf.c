@@ -184,6 +184,99 @@ static int find_map(const char *name, struct bpf_map **out)
 	return bpf_map__fd(m);
 }
 
+/*
+ * Set the policy's tunables from the configuration's tune lines, before the
+ * object is loaded: each is a read-only global of the object (.rodata) of
+ * four bytes (one value) or of CCMAP_STATE_MAX_SHARES times four (one per
+ * share id).  Lines for "*" first, then those for one share.  @strict (the
+ * configured policy): a tunable the object lacks is an error; otherwise
+ * (a swap) it is only logged.  0, or -1 with @why.
+ */
+static int apply_tunables(struct bpf_object *obj, const char *path, bool strict,
+			  char *why, size_t len)
+{
+	const struct ccmap_config *c = &A.cfg;
+	struct bpf_map *ro = NULL, *m;
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	struct btf *btf;
+	uint8_t *data = NULL;
+	size_t size = 0;
+	int id;
+
+	if (!c->n_tunes)
+		return 0;
+	bpf_object__for_each_map(m, obj) {
+		const char *n = bpf_map__name(m);
+		size_t nl = strlen(n);
+
+		if (bpf_map__is_internal(m) && nl >= 7 && !strcmp(n + nl - 7, ".rodata"))
+			ro = m;
+	}
+	btf = bpf_object__btf(obj);
+	if (ro)
+		data = bpf_map__initial_value(ro, &size);
+	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+	sec = id > 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < c->n_tunes; i++) {
+			const struct ccmap_cfg_tune *t = &c->tunes[i];
+			bool all = !strcmp(t->share, "*");
+			uint32_t *var = NULL;
+			size_t vsz = 0;
+			int share = -1;
+
+			if (all != (pass == 0))
+				continue;
+			for (unsigned j = 0; !all && j < A.n_shares; j++)
+				if (!strcmp(A.shares[j].cfg->name, t->share))
+					share = (int)j;
+			vs = sec ? btf_var_secinfos(sec) : NULL;
+			for (unsigned k = 0; vs && k < btf_vlen(sec); k++, vs++) {
+				const struct btf_type *v = btf__type_by_id(btf, vs->type);
+
+				if (v && !strcmp(btf__name_by_offset(btf, v->name_off), t->name) &&
+				    data && (size_t)vs->offset + vs->size <= size) {
+					var = (uint32_t *)(data + vs->offset);
+					vsz = vs->size;
+				}
+			}
+			if (!var || (vsz != 4 && vsz != 4 * CCMAP_STATE_MAX_SHARES)) {
+				if (!strict) {
+					log_info("policy object %s has no tunable %s: tune line %d "
+						 "ignored", path, t->name, t->line);
+					continue;
+				}
+				snprintf(why, len, "%s:%d: tune %s %s: policy object %s has no "
+					 "tunable %s (a const volatile __u32 global, see "
+					 "policy/README.md)", c->source, t->line, t->share, t->name,
+					 path, t->name);
+				return -1;
+			}
+			if (vsz == 4 && !all) {
+				snprintf(why, len, "%s:%d: tune %s %s: tunable %s of %s is one value "
+					 "for the node, not per share: write tune * %s %u",
+					 c->source, t->line, t->share, t->name, t->name, path,
+					 t->name, t->value);
+				if (!strict) {
+					log_warn("%s; ignored", why);
+					continue;
+				}
+				return -1;
+			}
+			if (vsz == 4 || all) {
+				for (size_t k = 0; k < vsz / 4; k++)
+					memcpy(var + k, &t->value, 4);
+			} else if (share >= 0) {
+				memcpy(var + share, &t->value, 4);
+			}
+			log_info("policy tunable %s = %u for %s", t->name, t->value,
+				 all ? "every share" : t->share);
+		}
+	}
+	return 0;
+}
+
 int bpf_setup(void)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = A.pin_dir);
@@ -234,6 +327,14 @@ int bpf_setup(void)
 		return -1;
 	}
 	*tmo = A.timeout_ms;
+	{
+		char why[512];
+
+		if (apply_tunables(A.obj, A.obj_path, true, why, sizeof(why))) {
+			log_err("%s", why);
+			return -1;
+		}
+	}
 	name = ops_member("name", &sz);
 	if (name && sz > 0)
 		snprintf(A.policy_name, sizeof(A.policy_name), "%.*s", (int)sz, name);
@@ -258,6 +359,8 @@ int bpf_setup(void)
 							CCMAP_PROG_RAISE_ERROR);
 
 		A.prog_raise_error = p ? bpf_program__fd(p) : -1;
+		p = bpf_object__find_program_by_name(A.obj, CCMAP_PROG_YIELD);
+		A.prog_yield = p ? bpf_program__fd(p) : -1;
 	}
 	A.map_pages = find_map(CCMAP_MAP_PAGES, NULL);
 	A.map_lost = find_map(CCMAP_MAP_LOST, NULL);
@@ -352,6 +455,19 @@ int prog_fail(struct share *sh, uint64_t page, int err)
 			(unsigned long long)page, strerror(-rc));
 	}
 	return rc;
+}
+
+uint64_t prog_yield(struct share *sh, uint64_t page, unsigned to)
+{
+	struct ccmap_args_page a = {
+		.fd = sh->fd, .share = sh->id, .pgoff = page, .state = to,
+	};
+
+	if (A.prog_yield < 0 || A.policy_detached)
+		return 0;
+	if (run_prog(A.prog_yield, &a, sizeof(a), CCMAP_PROG_YIELD) || a.ret <= 0)
+		return 0;
+	return (uint64_t)a.ret < CCMAP_YIELD_MAX_NS ? (uint64_t)a.ret : CCMAP_YIELD_MAX_NS;
 }
 
 int prog_raise_error(void)
@@ -570,6 +686,17 @@ static int ring_cb(void *ctx, void *data, size_t size)
 	}
 	A.st.faults_seen++;
 	coh_fault(r->share, r->pgoff, r->want);
+	if (r->npages > 1 && r->first <= r->pgoff && r->pgoff - r->first < r->npages) {
+		/* The policy's unit: the rest in one burst, capped. */
+		uint64_t n = r->npages < CCMAP_UNIT_MAX ? r->npages : CCMAP_UNIT_MAX;
+		uint64_t first = r->first;
+
+		if (r->pgoff - first >= n)
+			first = r->pgoff - n + 1;
+		for (uint64_t p = first; p < first + n; p++)
+			if (p != r->pgoff)
+				coh_prefetch(r->share, p, r->want);
+	}
 	return 0;
 }
 
@@ -861,11 +988,11 @@ int bpf_swap_policy(const char *name, char *why, size_t len)
 	struct bpf_map *m, *ops = NULL, *reqs = NULL;
 	char path[PATH_MAX], dir[PATH_MAX], pname[64] = "", old_name[64];
 	char *logbuf = NULL, *slash, *nm;
-	int progs[7], maps[5], err, rc = -1;
-	static const char *const prog_names[7] = {
+	int progs[8], maps[5], err, rc = -1;
+	static const char *const prog_names[8] = {
 		CCMAP_PROG_SHARE_ADD, CCMAP_PROG_SHARE_DEL, CCMAP_PROG_GRANT,
 		CCMAP_PROG_REVOKE, CCMAP_PROG_DOWNGRADE, CCMAP_PROG_FAIL,
-		CCMAP_PROG_RAISE_ERROR,
+		CCMAP_PROG_RAISE_ERROR, CCMAP_PROG_YIELD,	/* the last two optional */
 	};
 	static const char *const map_names[5] = {
 		CCMAP_MAP_PAGES, CCMAP_MAP_LOST, CCMAP_MAP_BSTATS, CCMAP_MAP_SINFO,
@@ -926,6 +1053,14 @@ int bpf_swap_policy(const char *name, char *why, size_t len)
 		goto out;
 	}
 	*tmo = A.timeout_ms;
+	{
+		char tw[512];
+
+		if (apply_tunables(obj, path, false, tw, sizeof(tw))) {
+			swap_fail(why, len, "%s", tw);
+			goto out;
+		}
+	}
 	nm = ops_member_of(obj, ops, "name", &sz);
 	if (nm && sz > 0)
 		snprintf(pname, sizeof(pname), "%.*s", (int)sz, nm);
@@ -941,11 +1076,11 @@ int bpf_swap_policy(const char *name, char *why, size_t len)
 			  strerror(-err), tail[0] ? "; verifier log ends: " : "", tail);
 		goto out;
 	}
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 8; i++) {
 		struct bpf_program *p = bpf_object__find_program_by_name(obj, prog_names[i]);
 
 		progs[i] = p ? bpf_program__fd(p) : -1;
-		if (progs[i] < 0 && i != 6) {
+		if (progs[i] < 0 && i < 6) {
 			swap_fail(why, len, "policy object %s has no program %s", path,
 				  prog_names[i]);
 			goto out;
@@ -1009,6 +1144,7 @@ int bpf_swap_policy(const char *name, char *why, size_t len)
 	A.prog_downgrade = progs[4];
 	A.prog_fail = progs[5];
 	A.prog_raise_error = progs[6];
+	A.prog_yield = progs[7];
 	A.map_pages = maps[0];
 	A.map_lost = maps[1];
 	A.map_bstats = maps[2];

@@ -400,6 +400,82 @@ void coh_fault(uint32_t share, uint64_t page, unsigned want)
 	np_act(sh, page, &a, NULL, 0);
 }
 
+void coh_prefetch(uint32_t share, uint64_t page, unsigned want)
+{
+	struct ccmap_np_action a;
+	struct ccmap_npage *np;
+	struct share *sh;
+
+	if (share >= A.n_shares || page >= A.shares[share].npages ||
+	    (want != CCMAP_ST_S && want != CCMAP_ST_E))
+		return;
+	sh = &A.shares[share];
+	np = &sh->np[page];
+	/* Held well enough or asked for already: nothing to do. */
+	if (np->pending || sh->held[page] ||
+	    (want == CCMAP_ST_E ? np->state == CCMAP_PS_E : np->state != CCMAP_PS_I))
+		return;
+	A.st.unit_prefetch++;
+	ccmap_np_fault(np, want == CCMAP_ST_E, ++A.next_req_id, &a);
+	np_act(sh, page, &a, NULL, 0);
+}
+
+/* ---- pages the policy keeps a while (ccmap_yield) ------------------------------ */
+
+struct held {
+	struct share *sh;
+	uint64_t page, txn, due_ms;
+	struct ccmap_np_action a;
+	struct held *next;
+};
+
+static struct held *held_head;
+
+static void hold(struct share *sh, uint64_t page, const struct ccmap_np_action *a,
+		 uint64_t txn, uint64_t ns)
+{
+	struct held *h = malloc(sizeof(*h));
+
+	if (!h) {
+		np_act(sh, page, a, NULL, txn);	/* no memory to wait: give it up now */
+		return;
+	}
+	*h = (struct held){ .sh = sh, .page = page, .txn = txn, .a = *a,
+			    .due_ms = now_ms() + (ns + 999999) / 1000000, .next = held_head };
+	held_head = h;
+	A.st.yield_holds++;
+	log_dbg("share %s page %llu: the policy keeps it %llu us more", sh->cfg->name,
+		(unsigned long long)page, (unsigned long long)(ns / 1000));
+}
+
+uint64_t coh_next_due_ms(void)
+{
+	uint64_t due = 0;
+
+	for (struct held *h = held_head; h; h = h->next)
+		if (!due || h->due_ms < due)
+			due = h->due_ms;
+	return due;
+}
+
+void coh_run_due(bool all)
+{
+	struct held **pp = &held_head;
+	uint64_t now = now_ms();
+
+	while (*pp) {
+		struct held *h = *pp;
+
+		if (!all && h->due_ms > now) {
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		np_act(h->sh, h->page, &h->a, NULL, h->txn);
+		free(h);
+	}
+}
+
 /* ---- messages ----------------------------------------------------------------- */
 
 static void reject(uint16_t src, const struct ccmap_msg *m, const char *why)
@@ -506,6 +582,16 @@ static void on_forward(uint16_t src, const struct ccmap_msg *m)
 	log_dbg("share %s page %llu: %s from home %u for node %u (txn %llu)", sh->cfg->name,
 		(unsigned long long)f->page, ccmap_type_name(m->hdr.type), src, f->requester,
 		(unsigned long long)m->hdr.req_id);
+	if (a.flags & CCMAP_NA_REPLY) {
+		uint64_t ns = prog_yield(sh, f->page, m->hdr.type == CCMAP_T_DOWNGRADE ?
+					 CCMAP_ST_S : CCMAP_ST_I);
+
+		if (ns) {
+			/* Nothing else of this page comes from its home before our ack. */
+			hold(sh, f->page, &a, m->hdr.req_id, ns);
+			return;
+		}
+	}
 	np_act(sh, f->page, &a, NULL, m->hdr.req_id);
 }
 
@@ -848,6 +934,8 @@ unsigned coh_handoff(void)
 	static uint8_t buf[CCMAP_PAGE_SIZE];
 	unsigned sent = 0, lost = 0;
 
+	coh_run_due(true);	/* pages kept a while go to whoever asked first */
+
 	for (unsigned i = 0; i < A.n_shares; i++) {
 		struct share *sh = &A.shares[i];
 
@@ -922,6 +1010,12 @@ int coh_init(void)
 
 void coh_free(void)
 {
+	while (held_head) {
+		struct held *h = held_head;
+
+		held_head = h->next;
+		free(h);
+	}
 	while (def_head) {
 		struct deferred *d = def_head;
 

@@ -498,6 +498,8 @@ static void cmd_stats(struct ctl *c)
 	S("lease_revoked_pages", s->lease_revoked);
 	S("lease_held_grants", s->lease_held);
 	S("revokes_busy", s->revoke_busy);
+	S("yield_holds", s->yield_holds);
+	S("unit_prefetch", s->unit_prefetch);
 	S("handoff_sent", s->handoff_sent);
 	S("handoff_stored", s->handoff_ok);
 	S("handoff_stale", s->handoff_stale);
