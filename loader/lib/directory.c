@@ -757,6 +757,9 @@ int ccmap_dir_check(const struct ccmap_dir *d, char *buf, size_t len)
 {
 	unsigned busy = 0;
 
+	if (len)
+		buf[0] = 0;	/* "" when consistent: callers print it either way */
+
 	for (uint64_t page = 0; page < d->npages; page++) {
 		const struct ccmap_dir_page *pg = &d->pages[page];
 		const struct ccmap_dir_txn *t = pg->txn;
