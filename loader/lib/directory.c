@@ -252,6 +252,21 @@ static void start(struct ccmap_dir *d, uint64_t page, const struct ccmap_dir_req
 }
 
 /* Serve queued requests until one leaves a transaction in progress. */
+/* Drop @node's queued requests, keeping the others in FIFO order. */
+static unsigned int drop_queued(struct ccmap_dir_txn *t, uint16_t node)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < t->qlen; i++) {
+		struct ccmap_dir_req q = t->q[(t->qhead + i) % CCMAP_MAX_NODES];
+
+		if (q.node != node)
+			t->q[(t->qhead + n++) % CCMAP_MAX_NODES] = q;
+	}
+	t->qlen = n;
+	return n;
+}
+
 static void run_queue(struct ccmap_dir *d, uint64_t page)
 {
 	struct ccmap_dir_page *pg = &d->pages[page];
@@ -567,17 +582,7 @@ int ccmap_dir_node_restart(struct ccmap_dir *d, uint16_t node)
 		}
 		if (!t)
 			continue;
-		{
-			unsigned n = 0;
-
-			for (unsigned i = 0; i < t->qlen; i++) {
-				struct ccmap_dir_req q = t->q[(t->qhead + i) % CCMAP_MAX_NODES];
-
-				if (q.node != node)
-					t->q[(t->qhead + n++) % CCMAP_MAX_NODES] = q;
-			}
-			t->qlen = n;
-		}
+		drop_queued(t, node);
 		if (t->active && t->cur.node == node)
 			t->requester_gone = true;
 		/* An INV_ACK it will not send; its data comes as a RECLAIM. */
@@ -666,16 +671,7 @@ static int node_down(struct ccmap_dir *d, uint16_t node, bool new_session)
 		pg->copyset &= ~BIT(node);
 		if (t && !t->active) {
 			/* recovering: only queued requests */
-			unsigned n = 0;
-
-			for (unsigned i = 0; i < t->qlen; i++) {
-				struct ccmap_dir_req q = t->q[(t->qhead + i) % CCMAP_MAX_NODES];
-
-				if (q.node != node)
-					t->q[(t->qhead + n++) % CCMAP_MAX_NODES] = q;
-			}
-			t->qlen = n;
-			if (!n) {
+			if (!drop_queued(t, node)) {
 				free(t);
 				pg->txn = NULL;
 				d->busy--;
@@ -683,16 +679,7 @@ static int node_down(struct ccmap_dir *d, uint16_t node, bool new_session)
 			continue;
 		}
 		if (t) {
-			unsigned n = 0;
-
-			/* drop its queued requests, keeping FIFO order */
-			for (unsigned i = 0; i < t->qlen; i++) {
-				struct ccmap_dir_req q = t->q[(t->qhead + i) % CCMAP_MAX_NODES];
-
-				if (q.node != node)
-					t->q[(t->qhead + n++) % CCMAP_MAX_NODES] = q;
-			}
-			t->qlen = n;
+			drop_queued(t, node);
 			if (t->cur.node == node)
 				t->requester_gone = true;
 			if (t->waiting & BIT(node)) {
