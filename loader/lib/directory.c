@@ -62,12 +62,44 @@ uint16_t ccmap_home_node(uint64_t members, uint16_t share, uint64_t page)
 	return CCMAP_NODE_NONE; /* unreachable */
 }
 
+/* splitmix64's finaliser: every input bit moves every output bit. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+uint16_t ccmap_home_of(uint64_t members, uint64_t lost, uint16_t share, uint64_t page)
+{
+	uint16_t home = ccmap_home_node(members, share, page);
+	uint64_t best = 0, alive = members & ~lost;
+	uint16_t pick = CCMAP_NODE_NONE;
+
+	if (home == CCMAP_NODE_NONE || !(lost & BIT(home)))
+		return home;
+	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++) {
+		uint64_t w;
+
+		if (!(alive & BIT(id)))
+			continue;
+		w = mix64(mix64(page ^ (uint64_t)share << 48) ^ id);
+		if (pick == CCMAP_NODE_NONE || w > best) {
+			best = w;
+			pick = (uint16_t)id;
+		}
+	}
+	return pick;
+}
+
 /* ---- home side ------------------------------------------------------------ */
 
 static bool is_home(const struct ccmap_dir *d, uint64_t page)
 {
 	return page < d->npages &&
-	       ccmap_home_node(d->members, d->share, page) == d->self;
+	       ccmap_home_of(d->members, d->lost, d->share, page) == d->self;
 }
 
 static void out_error(struct ccmap_dir *d, uint16_t dst, uint64_t page,
@@ -637,8 +669,18 @@ uint64_t ccmap_dir_release(struct ccmap_dir *d)
 
 	d->awaiting = 0;
 	for (uint64_t page = 0; page < d->npages; page++) {
-		struct ccmap_dir_txn *t = d->pages[page].txn;
+		struct ccmap_dir_page *pg = &d->pages[page];
+		struct ccmap_dir_txn *t = pg->txn;
 
+		if (pg->rehome == CCMAP_RH_CURRENT) {
+			d->st.rehome_kept++;
+		} else if (pg->rehome) {
+			/* Its last data may have died with its home. */
+			pg->version++;
+			d->st.rehome_reverted++;
+			out_simple(d, CCMAP_DO_REVERT, page, pg->version);
+		}
+		pg->rehome = CCMAP_RH_NONE;
 		if (t && !t->active)
 			run_queue(d, page);
 	}
@@ -646,6 +688,95 @@ uint64_t ccmap_dir_release(struct ccmap_dir *d)
 }
 
 static int node_down(struct ccmap_dir *d, uint16_t node, bool new_session);
+
+int ccmap_dir_set_lost(struct ccmap_dir *d, uint64_t lost)
+{
+	uint64_t before = d->lost;
+	int moved_in = 0;
+
+	if ((lost & ~d->members) || (before & ~lost))
+		return -CCMAP_E_INVAL;
+	if (lost == before)
+		return 0;
+	for (uint16_t id = 0; id < CCMAP_MAX_NODES; id++)
+		if ((lost & d->alive & BIT(id)) && id != d->self)
+			node_down(d, id, false);
+	for (uint64_t page = 0; page < d->npages; page++) {
+		struct ccmap_dir_page *pg = &d->pages[page];
+		uint16_t was = ccmap_home_of(d->members, before, d->share, page);
+		uint16_t now = ccmap_home_of(d->members, lost, d->share, page);
+
+		if (was == now || (was != d->self && now != d->self))
+			continue;
+		if (pg->txn) {
+			free(pg->txn);
+			pg->txn = NULL;
+			d->busy--;
+		}
+		memset(pg, 0, sizeof(*pg));
+		pg->owner = pg->reverted_from = CCMAP_NODE_NONE;
+		if (now == d->self) {
+			pg->rehome = CCMAP_RH_EMPTY;
+			d->st.rehomed++;
+			if (moved_in < INT32_MAX)
+				moved_in++;
+		}
+	}
+	d->lost = lost;
+	d->alive &= ~lost;
+	if (moved_in)
+		d->awaiting |= d->members & d->alive & ~BIT(d->self);
+	return moved_in;
+}
+
+int ccmap_dir_rehome_copy(struct ccmap_dir *d, uint16_t src, uint64_t page,
+			  uint64_t req_id, uint64_t version, bool current)
+{
+	struct ccmap_dir_page *pg;
+	struct ccmap_dir_out o;
+	bool reply, newer;
+	int rc = check_event(d, src, page, &reply);
+
+	if (rc) {
+		if (reply)
+			out_error(d, src, page, req_id, -rc, "re-homed copy of a page not homed here");
+		return rc;
+	}
+	pg = &d->pages[page];
+	if (!pg->rehome || (src != d->self && !(d->awaiting & BIT(src)))) {
+		newer = false;		/* too late: the page is served already */
+	} else if (current) {
+		if (pg->rehome == CCMAP_RH_CURRENT && version != pg->version)
+			d->st.version_mismatch++;	/* S copies differ: cannot be */
+		newer = pg->rehome != CCMAP_RH_CURRENT || version > pg->version;
+	} else {
+		newer = pg->rehome == CCMAP_RH_EMPTY ||
+			(pg->rehome == CCMAP_RH_STALE && version > pg->version);
+	}
+	if (newer) {
+		pg->version = version;
+		pg->rehome = current ? CCMAP_RH_CURRENT : CCMAP_RH_STALE;
+		if (src != d->self) {
+			out_simple(d, CCMAP_DO_STORE, page, pg->version);
+			d->st.stores++;
+		}
+		d->st.rehome_copies++;
+	}
+	if (src == d->self)
+		return newer ? 0 : -CCMAP_E_PROTOCOL;
+	memset(&o, 0, sizeof(o));
+	o.kind = CCMAP_DO_SEND;
+	o.type = CCMAP_T_WRITEBACK_ACK;
+	o.dst = src;
+	o.share = d->share;
+	o.page = page;
+	o.req_id = req_id;
+	o.version = pg->version;
+	o.requester = CCMAP_NODE_NONE;
+	o.code = newer ? CCMAP_WB_OK : CCMAP_WB_STALE;
+	d->emit(d->emit_ctx, &o);
+	return newer ? 0 : -CCMAP_E_PROTOCOL;
+}
 
 int ccmap_dir_node_down(struct ccmap_dir *d, uint16_t node)
 {

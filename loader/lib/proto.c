@@ -90,6 +90,7 @@ const char *ccmap_type_name(unsigned type)
 	case CCMAP_T_WRITEBACK: return "WRITEBACK";
 	case CCMAP_T_WRITEBACK_ACK: return "WRITEBACK_ACK";
 	case CCMAP_T_RECLAIM_DONE: return "RECLAIM_DONE";
+	case CCMAP_T_REHOME: return "REHOME";
 	}
 	return NULL;
 }
@@ -160,6 +161,7 @@ static bool type_limits(unsigned type, uint32_t *min, uint32_t *max)
 	case CCMAP_T_INV_ACK:
 	case CCMAP_T_WRITEBACK_ACK:
 	case CCMAP_T_RECLAIM_DONE:
+	case CCMAP_T_REHOME:
 		*min = *max = P_FIXED24;
 		return true;
 	case CCMAP_T_GRANT:
@@ -403,6 +405,7 @@ static long put_payload(const struct ccmap_msg *m, uint8_t *p, size_t cap,
 		return P_FIXED24;
 	case CCMAP_T_INV_ACK:
 	case CCMAP_T_RECLAIM_DONE:	/* page and version 0 */
+	case CCMAP_T_REHOME:		/* page 0, version the lost nodes */
 		rc = check_share_page(m->u.ack.share, m->u.ack.page, err);
 		if (rc)
 			return rc;
@@ -752,6 +755,7 @@ static int get_payload(const struct ccmap_hdr *h, const uint8_t *p,
 		return check_node(m->u.fwd.requester, true, "requester", err);
 	case CCMAP_T_INV_ACK:
 	case CCMAP_T_RECLAIM_DONE:
+	case CCMAP_T_REHOME:
 		m->u.ack.share = ccmap_get_le16(p);
 		m->u.ack.page = ccmap_get_le64(p + 8);
 		m->u.ack.version = ccmap_get_le64(p + 16);
@@ -761,6 +765,9 @@ static int get_payload(const struct ccmap_hdr *h, const uint8_t *p,
 			return rc;
 		if (m->hdr.type == CCMAP_T_RECLAIM_DONE && (m->u.ack.page || m->u.ack.version))
 			return ccmap_fail(err, CCMAP_E_PROTOCOL, "RECLAIM_DONE names a page");
+		if (m->hdr.type == CCMAP_T_REHOME && (m->u.ack.page || !m->u.ack.version))
+			return ccmap_fail(err, CCMAP_E_PROTOCOL,
+					  "REHOME names a page or no lost node");
 		return check_share_page(m->u.ack.share, m->u.ack.page, err);
 	case CCMAP_T_DOWNGRADE_ACK:
 	case CCMAP_T_FETCH_ACK:

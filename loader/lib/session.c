@@ -12,7 +12,7 @@
 bool ccmap_sess_type(unsigned type)
 {
 	return type == CCMAP_T_ERROR ||
-	       (type >= CCMAP_T_READ_REQ && type <= CCMAP_T_RECLAIM_DONE);
+	       (type >= CCMAP_T_READ_REQ && type <= CCMAP_T_REHOME);
 }
 
 static void free_ent(struct ccmap_sess *s, struct ccmap_sess_ent *e)

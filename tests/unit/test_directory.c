@@ -1093,6 +1093,89 @@ static void test_restart(void)
 	ccmap_dir_free(&d);
 }
 
+/* A node lost for good: its pages move to the survivors, which report their copies. */
+static void test_rehome(void)
+{
+	const uint64_t m = 0x7, big = 300;
+	unsigned to[N] = { 0 }, moved = 0, stay = 1;
+	uint64_t p0 = big, p1 = big, p2 = big;
+	struct ccmap_dir d;
+	char buf[200];
+	int n;
+
+	for (uint64_t p = 0; p < big; p++) {
+		uint16_t h = ccmap_home_of(m, 0x4, SHARE, p);
+
+		if (ccmap_home_node(m, SHARE, p) != 2) {
+			stay &= h == ccmap_home_node(m, SHARE, p);
+			continue;
+		}
+		if (h < N)
+			to[h]++;
+		if (h == 0)
+			p0 == big ? (p0 = p) : p1 == big ? (p1 = p) : p2 == big ? (p2 = p) : 0;
+	}
+	OK(stay, "losing node 2 moves no page homed on nodes 0 and 1");
+	OK(to[0] > 30 && to[1] > 30 && to[2] == 0 && to[0] + to[1] == big / 3,
+	   "node 2's %llu pages spread over the survivors (%u to node 0, %u to node 1)",
+	   (unsigned long long)big / 3, to[0], to[1]);
+	OK(ccmap_home_of(m, 0x7, SHARE, 1) == CCMAP_NODE_NONE, "all lost: no home");
+	OK(ccmap_home_of(m, 0x6, SHARE, p0) == 0 && ccmap_home_of(m, 0x4, SHARE, p0) == 0,
+	   "losing node 1 too keeps node 2's page that went to node 0 there");
+
+	ccmap_dir_init(&d, 0, SHARE, big, m, rrec, NULL);
+	n = ccmap_dir_set_lost(&d, 0x4);
+	moved = to[0];
+	OK(n == (int)moved && d.awaiting == 0x2 && !(d.alive & 0x4) && d.st.rehomed == moved,
+	   "node 0 takes %d pages and waits for node 1's report", n);
+	OK(ccmap_dir_set_lost(&d, 0x0) == -CCMAP_E_INVAL && ccmap_dir_set_lost(&d, 0x8) ==
+	   -CCMAP_E_INVAL, "the lost set only grows, within the members");
+	rn = 0;
+	OK(ccmap_dir_request(&d, 1, CCMAP_T_WRITE_REQ, p0, 1, CCMAP_NO_VERSION) == 0 && rn == 0,
+	   "node 1's request for a re-homed page waits for the reports");
+	OK(ccmap_dir_rehome_copy(&d, 0, p0, 0, 5, false) == 0 && rn == 0 &&
+	   d.pages[p0].rehome == CCMAP_RH_STALE, "its own older copy: adopted, nothing sent");
+	OK(ccmap_dir_rehome_copy(&d, 1, p0, 2, 7, true) == 0 && rn == 2 &&
+	   rlast[0].kind == CCMAP_DO_STORE && rlast[1].code == CCMAP_WB_OK &&
+	   d.pages[p0].version == 7, "node 1 held it at the loss: STORE, ack OK, version 7");
+	rn = 0;
+	OK(ccmap_dir_rehome_copy(&d, 1, p1, 3, 9, false) == 0 && rn == 2 &&
+	   rlast[0].kind == CCMAP_DO_STORE, "an old copy of another page is better than none");
+	rn = 0;
+	OK(ccmap_dir_rehome_copy(&d, 1, p1, 4, 3, false) == -CCMAP_E_PROTOCOL && rn == 1 &&
+	   rlast[0].code == CCMAP_WB_STALE, "an older one is STALE, not stored");
+	rn = 0;
+	n = (int)d.st.grants_e;
+	OK(ccmap_dir_reclaim_done(&d, 1) == 0 && d.awaiting == 0 &&
+	   d.st.grants_e == (uint64_t)n + 1 && d.pages[p0].owner == 1 && d.pages[p0].version == 8,
+	   "node 1's report ends the wait: %u pages revert, node 1 is granted E v8", moved - 1);
+	OK(d.st.rehome_kept == 1 && d.st.rehome_reverted == moved - 1 &&
+	   d.pages[p1].version == 10 && d.pages[p2].version == 1 && !d.pages[p2].rehome,
+	   "kept 1, reverted %llu (their versions move on)",
+	   (unsigned long long)d.st.rehome_reverted);
+	rn = 0;
+	OK(ccmap_dir_rehome_copy(&d, 1, p2, 5, 1, true) == -CCMAP_E_PROTOCOL && rn == 1 &&
+	   rlast[0].code == CCMAP_WB_STALE, "a copy after the wait is STALE");
+	rn = 0;
+	OK(ccmap_dir_request(&d, 1, CCMAP_T_READ_REQ, ccmap_home_node(m, SHARE, 1) == 1 ? 1 : 4,
+			     6, CCMAP_NO_VERSION) == -CCMAP_E_NOT_HOME && rn == 1,
+	   "a page homed on node 1 is still not homed here");
+	OK(ccmap_dir_check(&d, buf, sizeof(buf)) == 0, "directory consistent (%s)", buf);
+	ccmap_dir_free(&d);
+
+	/* The lost node itself forgets the pages it was home of. */
+	ccmap_dir_init(&d, 2, SHARE, big, m, rrec, NULL);
+	for (uint64_t p = 0; p < big; p++)
+		if (ccmap_home_node(m, SHARE, p) == 2) {
+			ccmap_dir_request(&d, 1, CCMAP_T_WRITE_REQ, p, 10 + p, CCMAP_NO_VERSION);
+			ccmap_dir_request(&d, 0, CCMAP_T_WRITE_REQ, p, 20 + p, CCMAP_NO_VERSION);
+		}
+	OK(d.busy > 0 && ccmap_dir_set_lost(&d, 0x4) == 0 && d.busy == 0 &&
+	   ccmap_dir_check(&d, buf, sizeof(buf)) == 0,
+	   "node 2 learns it was lost: its directory is empty (%s)", buf);
+	ccmap_dir_free(&d);
+}
+
 /* A restarted home serves nothing until the others reported their copies. */
 static void test_recovery(void)
 {
@@ -1382,6 +1465,7 @@ int main(int argc, char **argv)
 	test_reclaim();
 	test_restart();
 	test_recovery();
+	test_rehome();
 	test_errors();
 	test_random(runs, ops);
 	printf("1..%d\n", tests);

@@ -26,7 +26,7 @@ static const unsigned all_types[] = {
 	CCMAP_T_PONG, CCMAP_T_BYE, CCMAP_T_RESUME, CCMAP_T_ACK, CCMAP_T_READ_REQ, CCMAP_T_WRITE_REQ, CCMAP_T_GRANT,
 	CCMAP_T_INVALIDATE, CCMAP_T_INV_ACK, CCMAP_T_DOWNGRADE, CCMAP_T_DOWNGRADE_ACK,
 	CCMAP_T_FETCH, CCMAP_T_FETCH_ACK, CCMAP_T_WRITEBACK, CCMAP_T_WRITEBACK_ACK,
-	CCMAP_T_RECLAIM_DONE,
+	CCMAP_T_RECLAIM_DONE, CCMAP_T_REHOME,
 };
 #define NTYPES (sizeof(all_types) / sizeof(all_types[0]))
 
@@ -111,6 +111,10 @@ static void sample(struct ccmap_msg *m, unsigned type, int variant)
 	case CCMAP_T_RECLAIM_DONE:
 		m->u.ack.share = variant ? 31 : 2;
 		break;
+	case CCMAP_T_REHOME:
+		m->u.ack.share = 3;
+		m->u.ack.version = variant ? 0x8000000000000001ull : 0x4;
+		break;
 	case CCMAP_T_DOWNGRADE_ACK:
 	case CCMAP_T_FETCH_ACK:
 	case CCMAP_T_WRITEBACK:
@@ -119,7 +123,7 @@ static void sample(struct ccmap_msg *m, unsigned type, int variant)
 		m->u.ack.version = 3;
 		m->u.ack.data = variant ? page_b : page_a;
 		if (type == CCMAP_T_WRITEBACK && variant)
-			m->u.ack.flags = CCMAP_WB_F_RECLAIM;
+			m->u.ack.flags = CCMAP_WB_F_ALL;
 		break;
 	case CCMAP_T_WRITEBACK_ACK:
 		m->u.wback.share = 4;
@@ -185,6 +189,7 @@ static bool msg_equal(const struct ccmap_msg *a, const struct ccmap_msg *b)
 		       a->u.fwd.page == b->u.fwd.page && a->u.fwd.version == b->u.fwd.version;
 	case CCMAP_T_INV_ACK:
 	case CCMAP_T_RECLAIM_DONE:
+	case CCMAP_T_REHOME:
 	case CCMAP_T_DOWNGRADE_ACK:
 	case CCMAP_T_FETCH_ACK:
 	case CCMAP_T_WRITEBACK:

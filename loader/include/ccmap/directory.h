@@ -53,6 +53,16 @@ extern "C" {
  * configured node ids (never changes while the cluster runs). */
 uint16_t ccmap_home_node(uint64_t members, uint16_t share, uint64_t page);
 
+/*
+ * Home of a page once the nodes of @lost are gone for good (declared lost
+ * by a quorate membership, their pages re-homed): ccmap_home_node() if that
+ * node is not lost, otherwise the surviving member of highest rendezvous
+ * weight for (share, page).  Losing a node moves only the pages homed on
+ * it, and spreads them over the survivors.  CCMAP_NODE_NONE if every
+ * member is lost.
+ */
+uint16_t ccmap_home_of(uint64_t members, uint64_t lost, uint16_t share, uint64_t page);
+
 /* ---- home side -------------------------------------------------------- */
 
 enum ccmap_dir_out_kind {
@@ -89,6 +99,14 @@ struct ccmap_dir_req {
 	uint64_t have_version;
 };
 
+/* A page re-homed here while the survivors report their copies. */
+enum ccmap_dir_rehome {
+	CCMAP_RH_NONE = 0,   /* not being re-homed */
+	CCMAP_RH_EMPTY,      /* no copy yet: the home replica is all there is */
+	CCMAP_RH_STALE,      /* the newest copy so far was not held at the loss */
+	CCMAP_RH_CURRENT,    /* a copy held S or E at the loss: the last data */
+};
+
 /* Busy state of a page: the transaction in progress and the waiting queue. */
 struct ccmap_dir_txn {
 	uint64_t id;
@@ -112,6 +130,8 @@ struct ccmap_dir_page {
 	bool reclaim_wait;            /* the owner's agent restarted: its RECLAIM (or
 	                                 RECLAIM_DONE) is awaited before anyone else
 	                                 gets the page */
+	uint8_t rehome;               /* enum ccmap_dir_rehome: re-homed here, the
+	                                 survivors' copies are being collected */
 	struct ccmap_dir_txn *txn;    /* non-NULL iff a transaction is active */
 };
 
@@ -120,6 +140,10 @@ struct ccmap_dir_stats {
 	uint64_t invalidates, downgrades, fetches;
 	uint64_t queued, stores, reverts, writebacks, stale_writebacks;
 	uint64_t reclaims, stale_reclaims, reclaim_waits, adopted;
+	uint64_t rehomed;             /* pages re-homed here after a node loss */
+	uint64_t rehome_copies;       /* survivors' copies stored while re-homing */
+	uint64_t rehome_kept;         /* re-homed pages whose last data survived */
+	uint64_t rehome_reverted;     /* ... that reverted to an older copy */
 	uint64_t dropped_dead;        /* requests/acks from nodes marked down */
 	uint64_t proto_errors;        /* unexpected acks, duplicate requests, ... */
 	uint64_t version_mismatch;    /* ack versions that differ from home's */
@@ -131,6 +155,8 @@ struct ccmap_dir {
 	uint64_t npages;
 	uint64_t members;             /* configured nodes (bitmap) */
 	uint64_t alive;               /* nodes not marked down */
+	uint64_t lost;                /* nodes gone for good: their pages are
+	                                 re-homed (ccmap_home_of) */
 	uint64_t awaiting;            /* recovery: nodes whose RECLAIM_DONE is still
 	                                 awaited; no request is served meanwhile */
 	uint64_t next_txn;
@@ -210,6 +236,34 @@ void ccmap_dir_hold(struct ccmap_dir *d, uint64_t nodes);
 /* End the recovery: serve the queued requests.  Returns the nodes that
  * had not reported. */
 uint64_t ccmap_dir_release(struct ccmap_dir *d);
+
+/*
+ * The nodes of @lost are gone for good (a quorate membership declared them
+ * lost, after their leases ran out): their pages move to new homes
+ * (ccmap_home_of).  Pages that become homed here start with no holder and
+ * the home replica's data, and the directory holds every request, as a
+ * restarted home does (ccmap_dir_hold on every live peer), until each live
+ * peer has reported its copies (ccmap_dir_rehome_copy) and sent
+ * RECLAIM_DONE; the caller reports this node's own copies the same way.
+ * When the hold ends (ccmap_dir_release) every re-homed page keeps the
+ * newest copy reported; a page for which no copy held at the loss was
+ * reported reverts (DO_REVERT, counted in rehome_reverted).  If this node
+ * is lost itself, the pages homed here are forgotten.  @lost only grows.
+ * Returns the number of pages newly homed here, or -CCMAP_E_INVAL.
+ */
+int ccmap_dir_set_lost(struct ccmap_dir *d, uint64_t lost);
+
+/*
+ * A copy of @page, re-homed here, reported by @src (a RECLAIM flagged
+ * CCMAP_WB_F_REHOME, or this node itself): its data at @version; @current
+ * when src held the page S or E when its home was lost (the page's last
+ * data: no other node can have written it since).  The newest copy, a
+ * current one before any other, becomes the home copy: STORE (not for
+ * src == self, whose replica holds it), then WRITEBACK_ACK(OK), or
+ * WRITEBACK_ACK(STALE) if a newer copy is held already (none to self).
+ */
+int ccmap_dir_rehome_copy(struct ccmap_dir *d, uint16_t src, uint64_t page,
+			  uint64_t req_id, uint64_t version, bool current);
 
 /* Node failure (connection lost for good, or a new incarnation seen):
  * forget its copies, revert pages it owned to the home replica, finish or

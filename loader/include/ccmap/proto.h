@@ -76,6 +76,8 @@ enum ccmap_msg_type {
 	CCMAP_T_WRITEBACK     = 25,
 	CCMAP_T_WRITEBACK_ACK = 26,
 	CCMAP_T_RECLAIM_DONE  = 27,  /* a restarted node sent all its RECLAIMs for a share */
+	CCMAP_T_REHOME        = 28,  /* the sender re-homed the pages of the nodes in
+	                                version (a bitmap): send it your copies */
 };
 
 /* page access modes carried by GRANT */
@@ -89,9 +91,13 @@ enum ccmap_mode { CCMAP_MODE_S = 1, CCMAP_MODE_E = 2 };
 /* WRITEBACK_ACK status */
 enum ccmap_wb_status { CCMAP_WB_OK = 0, CCMAP_WB_STALE = 1 };
 /* WRITEBACK flags: RECLAIM is the data of a previous incarnation's
- * Exclusive page (ccmap_dir_reclaim). */
+ * Exclusive page (ccmap_dir_reclaim); with REHOME, a survivor's copy of a
+ * page re-homed at the receiver after its home was lost, CURRENT if it was
+ * held S or E at the loss (ccmap_dir_rehome_copy). */
 #define CCMAP_WB_F_RECLAIM	0x0001u
-#define CCMAP_WB_F_ALL		CCMAP_WB_F_RECLAIM
+#define CCMAP_WB_F_REHOME	0x0002u
+#define CCMAP_WB_F_CURRENT	0x0004u
+#define CCMAP_WB_F_ALL		(CCMAP_WB_F_RECLAIM | CCMAP_WB_F_REHOME | CCMAP_WB_F_CURRENT)
 
 /* ---- error codes (returned negated by functions, carried in ERROR) ---- */
 
