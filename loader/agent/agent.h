@@ -88,7 +88,20 @@ struct share {
 	/* Per page: version + 1 of an Exclusive copy the previous agent left
 	 * (RECLAIM it when the home is up), or 0; NULL if there is none. */
 	uint64_t *reclaim;
+	/*
+	 * Re-homing (a node lost for good, coh_rehome): per page, the copy
+	 * this node had when the page's home was lost (RH_COPY_*) and its
+	 * version, reported to the new home once it is ready; NULL until a
+	 * home is lost.  rh_wait: peers whose REHOME is still awaited --
+	 * requests for pages re-homed there wait for it.
+	 */
+	uint8_t *rh_have;
+	uint64_t *rh_ver;
+	uint64_t rh_wait;
+	uint64_t rh_logged;		/* re-homed pages settled, as last logged */
 };
+
+enum { RH_COPY_NONE = 0, RH_COPY_OLD, RH_COPY_CURRENT };
 
 /* ---- peers and connections ------------------------------------------------------ */
 
@@ -125,6 +138,8 @@ struct peer {
 	uint64_t ups, downs;		/* sessions started / declared down */
 	bool down_pending;		/* declared down; coh_peer_down() still to run */
 	bool down_restart;		/* ... because its agent restarted (new incarnation) */
+	bool down_lost;			/* ... because corosync says its node is gone:
+					   its pages are re-homed */
 	/*
 	 * Membership, interim failure detector (until corosync): a peer is a
 	 * member ("alive") from its first authenticated connection until it
@@ -201,6 +216,8 @@ struct agent_stats {
 	uint64_t reclaim_sent;		/* restart: the previous run's Exclusive pages sent home */
 	uint64_t reclaim_ok, reclaim_stale;	/* ... stored there / refused (changed since) */
 	uint64_t reclaim_kept;		/* copies of a restarted home's pages kept to send it */
+	uint64_t rehome_sent;		/* copies of a lost home's pages sent to their new home */
+	uint64_t quorum_revoked;	/* pages whose rights a quorum loss revoked */
 	uint64_t sess_retransmitted;	/* session messages sent again after a RESUME */
 	uint64_t sess_acks_sent, sess_acks_recv;
 	uint64_t injected;		/* test hook: frames damaged on purpose */
@@ -235,6 +252,7 @@ struct agent {
 	struct ccm *ccm;
 	struct src ccm_src[2];
 	bool quorate;
+	uint64_t lost;			/* nodes lost for good: their pages re-homed */
 	uint64_t totem_ring, quorum_ring;	/* ring ids seen last (nodeid << 48 ^ seq) */
 	uint64_t ccm_retry_ms;
 
@@ -324,8 +342,12 @@ void conn_close(struct conn *c, const char *why);
 void net_process_downs(void);		/* after every handler */
 void net_free_dead(void);		/* after every epoll batch */
 
-/* Declare @node down now (membership); its recovery waits for its lease. */
-void net_declare_down(uint16_t node, const char *why);
+/* Declare @node down now (membership); its recovery waits for its lease.
+ * @lost: its node is gone (corosync nodedown): its pages are re-homed. */
+void net_declare_down(uint16_t node, const char *why, bool lost);
+/* The quorate cluster re-homed @node's pages: it is down here too, at once
+ * (its rights are gone: it lost quorum a lease ago). */
+void net_force_down(uint16_t node, const char *why);
 
 /* ---- cluster.c: membership from corosync -------------------------------------- */
 
@@ -352,6 +374,13 @@ void coh_peer_up(uint16_t node);
  * Exclusive pages wait for its RECLAIMs instead of reverting. */
 void coh_peer_down(uint16_t node, bool restarted);
 void coh_lease_lost(uint16_t node);
+/* Rights may be published for pages homed at @home: its lease holds, and
+ * with membership corosync this node is quorate. */
+bool coh_rights_ok(uint16_t home);
+/* Quorum lost: revoke every right (faults wait); back: publish them. */
+void coh_quorum_changed(bool quorate);
+/* The nodes of @lost are gone for good: re-home their pages. */
+void coh_rehome(uint64_t lost);
 /* Clean stop, after the policy detached: write every Exclusive page back
  * to its home.  Returns the number of WRITEBACKs sent (handoff_pending). */
 unsigned coh_handoff(void);

@@ -617,7 +617,7 @@ static void collect_reclaims(struct share *sh)
 		struct ccmap_page_state ps;
 
 		if (bpf_map_lookup_elem(A.map_pages, &k, &ps) || ps.state != CCMAP_ST_E ||
-		    ccmap_home_node(A.members, sh->id, page) == A.self)
+		    ccmap_home_of(A.members, A.lost, sh->id, page) == A.self)
 			continue;
 		if (!sh->reclaim && !(sh->reclaim = calloc(sh->npages, sizeof(*sh->reclaim)))) {
 			log_err("share %s: out of memory: the previous run's Exclusive pages "

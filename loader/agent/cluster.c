@@ -54,7 +54,9 @@ static void apply(void)
 			continue;
 		snprintf(why, sizeof(why), "corosync: its agent left the process group (%s)",
 			 ccm_reason_name(p->cs_reason));
-		net_declare_down(p->id, why);
+		/* A node gone (not just its agent: that one restarts) is lost for good. */
+		net_declare_down(p->id, why, p->cs_reason == CPG_REASON_NODEDOWN &&
+				 __builtin_popcountll(A.members) >= 3);
 	}
 }
 
@@ -117,8 +119,11 @@ static void on_event(const struct ccm_event *ev, void *arg)
 			log_warn("corosync: this node is %s (ring %u.%llu, %zu node(s))",
 				 ev->quorate ? "quorate" : "NOT quorate: it declares nobody down",
 				 ev->ring_nodeid, (unsigned long long)ev->ring_seq, ev->n);
-		A.quorate = ev->quorate;
 		A.quorum_ring = (uint64_t)ev->ring_nodeid << 48 ^ ev->ring_seq;
+		if (!!ev->quorate != A.quorate) {
+			A.quorate = ev->quorate;
+			coh_quorum_changed(A.quorate);
+		}
 		break;
 	case CCM_LOST:
 		return;		/* cluster_event() closes */
@@ -138,7 +143,10 @@ static void drop(const char *reason)
 	}
 	ccm_close(A.ccm);
 	A.ccm = NULL;
-	A.quorate = false;
+	if (A.quorate) {
+		A.quorate = false;
+		coh_quorum_changed(false);	/* it may be in a minority now */
+	}
 	A.ccm_retry_ms = now_ms() + CCM_RETRY_MS;
 	log_err("corosync: %s; peers are declared down by the interim detector "
 		"(peer_dead_ms %u) until it is back", why, net_peer_dead_ms);

@@ -30,7 +30,7 @@ static const uint8_t *cur_data;
 
 static uint16_t home_of(const struct share *sh, uint64_t page)
 {
-	return ccmap_home_node(A.members, sh->id, page);
+	return ccmap_home_of(A.members, A.lost, sh->id, page);
 }
 
 static const char *mode_name(unsigned mode)
@@ -147,6 +147,13 @@ static void dir_emit(void *ctx, const struct ccmap_dir_out *o)
 		break;
 	case CCMAP_DO_REVERT:
 		A.st.reverts++;
+		if (sh->dir.pages[o->page].rehome) {
+			/* Summed up by rehome_settled(). */
+			log_dbg("share %s page %llu: re-homed without a copy held at the loss: "
+				"keeps the newest one left (v%llu)", sh->cfg->name,
+				(unsigned long long)o->page, (unsigned long long)o->version);
+			break;
+		}
 		log_warn("share %s page %llu: its owner is down; reverts to the home copy (v%llu)",
 			 sh->cfg->name, (unsigned long long)o->page,
 			 (unsigned long long)o->version);
@@ -273,10 +280,19 @@ static void send_req(struct share *sh, uint64_t page, const struct ccmap_np_acti
 	m.u.req.share = sh->id;
 	m.u.req.page = page;
 	m.u.req.have_version = a->have_version;
+	if (sh->rh_wait & UINT64_C(1) << home) {
+		/* It re-homes pages: asked once it says REHOME (on_rehome). */
+		np->pending = 0;
+		sh->held[page] = a->req_type == CCMAP_T_WRITE_REQ ? CCMAP_ST_E : CCMAP_ST_S;
+		log_dbg("share %s page %llu: home node %u is re-homing a lost node's pages: "
+			"the fault waits for it", sh->cfg->name, (unsigned long long)page, home);
+		return;
+	}
 	if (!net_peer_up(home) || net_send(home, &m)) {
 		/*
 		 * Nobody can serve it now: the fault waits, bounded by its
-		 * deadline, and asks again when the home is back (coh_peer_up).
+		 * deadline, and asks again when the home is back (coh_peer_up)
+		 * or has re-homed the page (on_rehome).
 		 */
 		np->pending = 0;
 		sh->held[page] = a->req_type == CCMAP_T_WRITE_REQ ? CCMAP_ST_E : CCMAP_ST_S;
@@ -360,11 +376,12 @@ static void np_act(struct share *sh, uint64_t page, const struct ccmap_np_action
 		sh->held[page] = 0;
 	if (a->flags & CCMAP_NA_FAIL) {
 		prog_fail(sh, page, EIO);
-	} else if ((a->flags & (CCMAP_NA_WAKE | CCMAP_NA_GO)) && !net_lease_valid(home)) {
+	} else if ((a->flags & (CCMAP_NA_WAKE | CCMAP_NA_GO)) && !coh_rights_ok(home)) {
 		/*
-		 * The home has not answered within the lease: it may be about
-		 * to give the page to someone else.  The state is kept and
-		 * published when the lease is renewed; the fault waits.
+		 * The home has not answered within the lease, or this node is
+		 * not quorate: the page may be about to go to someone else.
+		 * The state is kept and published when the lease (or quorum)
+		 * is back; the fault waits.
 		 */
 		A.st.lease_held++;
 		sh->held[page] = np->state == CCMAP_PS_E ? CCMAP_ST_E : CCMAP_ST_S;
@@ -611,7 +628,10 @@ static void on_ack(uint16_t src, const struct ccmap_msg *m)
 	if (src != A.self && k->data)
 		A.st.bytes_recv += CCMAP_PAGE_SIZE;
 	cur_data = src != A.self ? k->data : NULL;
-	if (m->hdr.type == CCMAP_T_WRITEBACK && (k->flags & CCMAP_WB_F_RECLAIM))
+	if (m->hdr.type == CCMAP_T_WRITEBACK && (k->flags & CCMAP_WB_F_REHOME))
+		rc = ccmap_dir_rehome_copy(&sh->dir, src, k->page, m->hdr.req_id, k->version,
+					   k->flags & CCMAP_WB_F_CURRENT);
+	else if (m->hdr.type == CCMAP_T_WRITEBACK && (k->flags & CCMAP_WB_F_RECLAIM))
 		rc = ccmap_dir_reclaim(&sh->dir, src, k->page, m->hdr.req_id, k->version);
 	else if (m->hdr.type == CCMAP_T_WRITEBACK)
 		rc = ccmap_dir_writeback(&sh->dir, src, k->page, m->hdr.req_id, k->version);
@@ -625,6 +645,286 @@ static void on_ack(uint16_t src, const struct ccmap_msg *m)
 		log_dbg("share %s page %llu: %s from node %u (txn %llu)", sh->cfg->name,
 			(unsigned long long)k->page, ccmap_type_name(m->hdr.type), src,
 			(unsigned long long)m->hdr.req_id);
+}
+
+/* ---- re-homing: a node lost for good ------------------------------------------------ */
+
+bool coh_rights_ok(uint16_t home)
+{
+	/* A node outside the quorate partition may have had its pages re-homed. */
+	if (A.cfg.corosync && !A.quorate)
+		return false;
+	return net_lease_valid(home);
+}
+
+void coh_quorum_changed(bool quorate)
+{
+	unsigned long n = 0;
+
+	if (!A.cfg.corosync)
+		return;
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+
+		for (uint64_t page = 0; page < sh->npages; page++) {
+			struct ccmap_npage *np = &sh->np[page];
+			struct ccmap_np_action z = { .flags = CCMAP_NA_ZAP };
+
+			if (np->state == CCMAP_PS_I)
+				continue;
+			if (!quorate) {
+				if (lower_rights(sh, page, &z))
+					defer(sh, page, &z, 0, 0);
+				n++;
+			} else if (!np->pending && coh_rights_ok(home_of(sh, page))) {
+				sh->held[page] = 0;
+				prog_grant(sh, page, np->state, np->version);
+				n++;
+			}
+		}
+	}
+	if (!quorate) {
+		A.st.quorum_revoked += n;
+		log_warn("not quorate: rights to %lu page(s) revoked; faults wait for quorum "
+			 "(a majority may re-home the pages homed here)", n);
+	} else {
+		log_info("quorate: rights to %lu page(s) published again", n);
+	}
+}
+
+/* Log once how the pages re-homed here settled (ccmap_dir_release). */
+static void rehome_settled(struct share *sh)
+{
+	const struct ccmap_dir_stats *st = &sh->dir.st;
+	uint64_t done = st->rehome_kept + st->rehome_reverted;
+
+	if (done == sh->rh_logged)
+		return;
+	log_warn("share %s: pages re-homed here are served: %llu in all kept their last data, "
+		 "%llu reverted to the newest copy left (stores on them since it are lost)",
+		 sh->cfg->name, (unsigned long long)st->rehome_kept,
+		 (unsigned long long)st->rehome_reverted);
+	sh->rh_logged = done;
+}
+
+/*
+ * Remember the copy this node has of @page, homed at a node being declared
+ * down, in case the quorate cluster re-homes it: a copy held S or E is its
+ * last data; an Invalid one with a version is the newest this node saw.
+ */
+static void rehome_keep(struct share *sh, uint64_t page)
+{
+	const struct ccmap_npage *np = &sh->np[page];
+
+	if (!A.cfg.corosync)
+		return;
+	if (!sh->rh_have) {
+		sh->rh_have = calloc(sh->npages, sizeof(*sh->rh_have));
+		sh->rh_ver = calloc(sh->npages, sizeof(*sh->rh_ver));
+		if (!sh->rh_have || !sh->rh_ver) {
+			log_err("share %s: out of memory keeping copies for re-homing; exiting",
+				sh->cfg->name);
+			exit(1);
+		}
+	}
+	if (np->state != CCMAP_PS_I) {
+		sh->rh_have[page] = RH_COPY_CURRENT;
+		sh->rh_ver[page] = np->version;
+	} else if (np->version) {
+		sh->rh_have[page] = RH_COPY_OLD;
+		sh->rh_ver[page] = np->version;
+	} else {
+		sh->rh_have[page] = RH_COPY_NONE;
+	}
+}
+
+static void send_rehome(uint16_t node)
+{
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct ccmap_msg m;
+
+		ccmap_msg_init(&m, CCMAP_T_REHOME, A.self, 0, ++A.next_req_id);
+		m.u.ack.share = A.shares[i].id;
+		m.u.ack.version = A.lost;
+		if (net_send(node, &m) == 0)
+			A.st.msgs_sent++;
+	}
+}
+
+/* Faults held for pages homed at @node ask it (again). */
+static unsigned long ask_again(struct share *sh, uint16_t node)
+{
+	unsigned long asked = 0;
+
+	for (uint64_t page = 0; page < sh->npages; page++) {
+		unsigned want = sh->held[page];
+
+		if (!want || home_of(sh, page) != node)
+			continue;
+		/* Rights held back (lease, quorum) are published, not asked for. */
+		if (sh->np[page].state == CCMAP_PS_E ||
+		    (sh->np[page].state == CCMAP_PS_S && want == CCMAP_ST_S))
+			continue;
+		sh->held[page] = 0;
+		asked++;
+		coh_fault(sh->id, page, want);
+	}
+	return asked;
+}
+
+void coh_rehome(uint64_t lost)
+{
+	uint64_t before = A.lost, gone = lost & ~A.lost;
+	unsigned long in = 0;
+
+	lost &= A.members;
+	if (!gone)
+		return;
+	if (gone & UINT64_C(1) << A.self) {
+		if (!A.recovering) {
+			log_err("this node was declared lost by the quorate cluster while it was "
+				"cut off (its pages are re-homed, lost set %#llx): this agent's "
+				"state is obsolete; exiting -- a restarted agent rejoins as a "
+				"member that is home of nothing", (unsigned long long)lost);
+			exit(1);
+		}
+		log_warn("this node was declared lost before this agent started: it rejoins "
+			 "as a member that is home of nothing");
+	}
+	for (uint16_t id = 0; id < CCMAP_MAX_NODES; id++) {
+		if (!(gone & UINT64_C(1) << id))
+			continue;
+		if (id != A.self && (A.peers[id].alive || A.peers[id].down_pending))
+			net_force_down(id, "the quorate cluster declared its node lost");
+	}
+	A.lost = lost;
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+		int n;
+
+		/* This node's own faults on pages it is no longer home of ask again. */
+		for (uint64_t page = 0; page < sh->npages; page++) {
+			struct ccmap_npage *np = &sh->np[page];
+
+			if (ccmap_home_of(A.members, before, sh->id, page) != A.self ||
+			    ccmap_home_of(A.members, lost, sh->id, page) == A.self)
+				continue;
+			if (np->pending) {
+				sh->held[page] = np->pending == CCMAP_T_WRITE_REQ ? CCMAP_ST_E
+										  : CCMAP_ST_S;
+				np->pending = 0;
+			}
+			rehome_keep(sh, page);
+			if (np->state != CCMAP_PS_I) {
+				struct ccmap_np_action z = { .flags = CCMAP_NA_ZAP };
+
+				np->state = CCMAP_PS_I;
+				if (lower_rights(sh, page, &z))
+					defer(sh, page, &z, 0, 0);
+			}
+		}
+		n = ccmap_dir_set_lost(&sh->dir, lost);
+		if (n < 0) {
+			log_err("share %s: directory refuses lost set %#llx: %s", sh->cfg->name,
+				(unsigned long long)lost, ccmap_strerror(-n));
+			continue;
+		}
+		in += (unsigned long)n;
+		for (uint64_t page = 0; n > 0 && page < sh->npages; page++) {
+			if (home_of(sh, page) != A.self ||
+			    ccmap_home_of(A.members, before, sh->id, page) == A.self)
+				continue;
+			if (A.recovering) {
+				/*
+				 * This agent learns the lost set as it starts: its
+				 * previous run was these pages' new home, so the
+				 * replica holds their home copy.
+				 */
+				ccmap_dir_rehome_copy(&sh->dir, A.self, page, 0, 0, true);
+			} else if (sh->rh_have && sh->rh_have[page]) {
+				ccmap_dir_rehome_copy(&sh->dir, A.self, page, 0, sh->rh_ver[page],
+						      sh->rh_have[page] == RH_COPY_CURRENT);
+			}
+			if (sh->rh_have)
+				sh->rh_have[page] = RH_COPY_NONE;
+		}
+		if (n > 0 && !sh->dir.awaiting)
+			ccmap_dir_release(&sh->dir);
+		sh->rh_wait = 0;
+		for (uint16_t id = 0; id < CCMAP_MAX_NODES; id++)
+			if (id != A.self && net_peer_up(id))
+				sh->rh_wait |= UINT64_C(1) << id;
+	}
+	log_warn("node(s) %#llx lost for good: their pages are re-homed on the survivors, "
+		 "%lu of them here; waiting for the survivors' copies",
+		 (unsigned long long)gone, in);
+	for (uint16_t id = 0; id < CCMAP_MAX_NODES; id++)
+		if (id != A.self && net_peer_up(id))
+			send_rehome(id);
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		ask_again(&A.shares[i], A.self);
+		rehome_settled(&A.shares[i]);
+	}
+}
+
+/*
+ * REHOME from @src: it applied the lost set in the frame and serves the
+ * pages re-homed to it once every live peer has reported its copies.  A
+ * newer lost set is adopted; for the current one, this node sends @src its
+ * copies of the pages now homed there, then RECLAIM_DONE, then the faults
+ * that waited for src ask it.
+ */
+static void on_rehome(uint16_t src, const struct ccmap_msg *m)
+{
+	static uint8_t buf[CCMAP_PAGE_SIZE];
+	struct share *sh = msg_share(src, m, m->u.ack.share, 0, false);
+	uint64_t lost = m->u.ack.version;
+	unsigned long sent = 0;
+	struct ccmap_msg r;
+
+	if (!sh)
+		return;
+	if (lost & ~A.members) {
+		reject(src, m, "REHOME names nodes that are not members");
+		return;
+	}
+	if (lost & ~A.lost)
+		coh_rehome(A.lost | lost);
+	if (lost != A.lost) {
+		log_dbg("share %s: REHOME from node %u with an older lost set %#llx: it sends "
+			"the current one when it has it", sh->cfg->name, src,
+			(unsigned long long)lost);
+		return;
+	}
+	for (uint64_t page = 0; sh->rh_have && page < sh->npages; page++) {
+		if (!sh->rh_have[page] || home_of(sh, page) != src)
+			continue;
+		if (read_page(sh, page, buf) == 0) {
+			ccmap_msg_init(&r, CCMAP_T_WRITEBACK, A.self, 0, ++A.next_req_id);
+			r.u.ack.share = sh->id;
+			r.u.ack.flags = CCMAP_WB_F_REHOME |
+					(sh->rh_have[page] == RH_COPY_CURRENT ? CCMAP_WB_F_CURRENT : 0);
+			r.u.ack.page = page;
+			r.u.ack.version = sh->rh_ver[page];
+			r.u.ack.data = buf;
+			if (net_send(src, &r) == 0) {
+				sent++;
+				A.st.msgs_sent++;
+				A.st.bytes_sent += CCMAP_PAGE_SIZE;
+			}
+		}
+		sh->rh_have[page] = RH_COPY_NONE;
+	}
+	A.st.rehome_sent += sent;
+	ccmap_msg_init(&r, CCMAP_T_RECLAIM_DONE, A.self, 0, ++A.next_req_id);
+	r.u.ack.share = sh->id;
+	if (net_send(src, &r) == 0)
+		A.st.msgs_sent++;
+	sh->rh_wait &= ~(UINT64_C(1) << src);
+	if (sent)
+		log_info("share %s: %lu copie(s) of re-homed pages sent to their new home, "
+			 "node %u", sh->cfg->name, sent, src);
+	ask_again(sh, src);
 }
 
 static void on_error(uint16_t src, const struct ccmap_msg *m)
@@ -694,6 +994,9 @@ void coh_message(uint16_t src, const struct ccmap_msg *m)
 	case CCMAP_T_ERROR:
 		on_error(src, m);
 		break;
+	case CCMAP_T_REHOME:
+		on_rehome(src, m);
+		break;
 	case CCMAP_T_RECLAIM_DONE: {
 		struct share *sh = msg_share(src, m, m->u.ack.share, 0, false);
 		int rc;
@@ -715,6 +1018,7 @@ void coh_message(uint16_t src, const struct ccmap_msg *m)
 		else if (rc < 0)
 			log_dbg("share %s: RECLAIM_DONE from node %u: %s", sh->cfg->name, src,
 				ccmap_strerror(-rc));
+		rehome_settled(sh);
 		break;
 	}
 	default:
@@ -763,6 +1067,10 @@ void coh_deliver_self(void)
 void coh_peer_up(uint16_t node)
 {
 	unsigned long asked = 0;
+
+	/* First of all: which nodes are lost, so that it knows the homes. */
+	if (A.lost)
+		send_rehome(node);
 
 	for (unsigned i = 0; i < A.n_shares; i++) {
 		struct share *sh = &A.shares[i];
@@ -847,6 +1155,8 @@ void coh_peer_down(uint16_t node, bool restarted)
 
 			if (home_of(sh, page) != node)
 				continue;
+			if (!restarted)
+				rehome_keep(sh, page);
 			if (restarted && sh->np[page].state == CCMAP_PS_E &&
 			    (sh->reclaim || (sh->reclaim = calloc(sh->npages,
 								  sizeof(*sh->reclaim))))) {
@@ -869,6 +1179,8 @@ void coh_peer_down(uint16_t node, bool restarted)
 	log_info("node %u is %s: its copies are forgotten, %lu page(s) it is home of "
 		 "fenced here", node, restarted ? "a new incarnation (its Exclusive pages "
 		 "wait for its reclaims)" : "down", fenced);
+	for (unsigned i = 0; i < A.n_shares; i++)
+		rehome_settled(&A.shares[i]);
 }
 
 /*
@@ -911,7 +1223,8 @@ void coh_lease_renewed(uint16_t node)
 		for (uint64_t page = 0; page < sh->npages; page++) {
 			struct ccmap_npage *np = &sh->np[page];
 
-			if (home_of(sh, page) != node || np->state == CCMAP_PS_I || np->pending)
+			if (home_of(sh, page) != node || np->state == CCMAP_PS_I || np->pending ||
+			    !coh_rights_ok(node))
 				continue;
 			sh->held[page] = 0;
 			prog_grant(sh, page, np->state, np->version);

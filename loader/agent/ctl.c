@@ -309,9 +309,9 @@ static void cmd_status(struct ctl *c)
 		out(c, "membership static peer_dead_ms %u lease_ms %u\n", net_peer_dead_ms,
 		    net_lease_ms());
 	else
-		out(c, "membership corosync %s quorate %d peer_dead_ms %u lease_ms %u\n",
+		out(c, "membership corosync %s quorate %d peer_dead_ms %u lease_ms %u lost %#llx\n",
 		    cluster_active() ? "joined" : "lost", A.quorate, net_peer_dead_ms,
-		    net_lease_ms());
+		    net_lease_ms(), (unsigned long long)A.lost);
 	out(c, "shares %u\n", A.n_shares);
 	for (unsigned i = 0; i < A.n_shares; i++) {
 		const struct share *sh = &A.shares[i];
@@ -324,7 +324,7 @@ static void cmd_status(struct ctl *c)
 				cnt[np->state]++;
 			if (np->pending)
 				pend++;
-			if (ccmap_home_node(A.members, sh->id, p) == A.self)
+			if (ccmap_home_of(A.members, A.lost, sh->id, p) == A.self)
 				homed++;
 		}
 		pending_total += pend;
@@ -406,7 +406,7 @@ static void cmd_pages(struct ctl *c, char **argv, int argc)
 	    (unsigned long long)count);
 	for (uint64_t p = from; p < from + count; p++) {
 		const struct ccmap_npage *np = &sh->np[p];
-		uint16_t home = ccmap_home_node(A.members, sh->id, p);
+		uint16_t home = ccmap_home_of(A.members, A.lost, sh->id, p);
 		struct ccmap_page_state bs;
 		char bpf[48];
 
@@ -508,6 +508,24 @@ static void cmd_stats(struct ctl *c)
 	S("reclaim_stored", s->reclaim_ok);
 	S("reclaim_stale", s->reclaim_stale);
 	S("reclaim_kept", s->reclaim_kept);
+	S("rehome_copies_sent", s->rehome_sent);
+	{
+		uint64_t in = 0, kept = 0, rev = 0, got = 0;
+
+		for (unsigned i = 0; i < A.n_shares; i++) {
+			const struct ccmap_dir_stats *d = &A.shares[i].dir.st;
+
+			in += d->rehomed;
+			got += d->rehome_copies;
+			kept += d->rehome_kept;
+			rev += d->rehome_reverted;
+		}
+		S("rehomed_pages", in);
+		S("rehome_copies_stored", got);
+		S("rehome_kept", kept);
+		S("rehome_reverted", rev);
+	}
+	S("quorum_revoked_pages", s->quorum_revoked);
 	S("messages_retransmitted", s->sess_retransmitted);
 	S("session_acks_sent", s->sess_acks_sent);
 	S("session_acks_received", s->sess_acks_recv);

@@ -236,10 +236,33 @@ static void peer_declare_down(struct peer *p, const char *why, bool close_conn, 
 		conn_close(p->conn, why);
 }
 
-void net_declare_down(uint16_t node, const char *why)
+void net_declare_down(uint16_t node, const char *why, bool lost)
 {
-	if (node <= CCMAP_MAX_NODE_ID && A.peers[node].configured)
-		peer_declare_down(&A.peers[node], why, true, false);
+	struct peer *p;
+
+	if (node > CCMAP_MAX_NODE_ID || !A.peers[node].configured)
+		return;
+	p = &A.peers[node];
+	if (p->alive && lost)
+		p->down_lost = true;
+	peer_declare_down(p, why, true, false);
+}
+
+void net_force_down(uint16_t node, const char *why)
+{
+	struct peer *p;
+
+	if (node > CCMAP_MAX_NODE_ID || !A.peers[node].configured)
+		return;
+	p = &A.peers[node];
+	peer_declare_down(p, why, true, true);
+	if (p->down_pending) {
+		p->down_pending = false;
+		p->down_lost = false;
+		p->lease_lost = false;
+		coh_peer_down(p->id, false);
+		p->down_restart = false;
+	}
 }
 
 void conn_close(struct conn *c, const char *why)
@@ -926,10 +949,15 @@ void net_process_downs(void)
 		struct peer *p = &A.peers[id];
 
 		if (p->down_pending && now_ms() >= p->down_at_ms) {
+			bool lost = p->down_lost && !p->down_restart;
+
 			p->down_pending = false;
+			p->down_lost = false;
 			p->lease_lost = false;
 			coh_peer_down(p->id, p->down_restart);
 			p->down_restart = false;
+			if (lost)
+				coh_rehome(A.lost | UINT64_C(1) << p->id);
 		}
 	}
 }

@@ -733,7 +733,6 @@ int ccmap_dir_rehome_copy(struct ccmap_dir *d, uint16_t src, uint64_t page,
 			  uint64_t req_id, uint64_t version, bool current)
 {
 	struct ccmap_dir_page *pg;
-	struct ccmap_dir_out o;
 	bool reply, newer;
 	int rc = check_event(d, src, page, &reply);
 
@@ -762,19 +761,6 @@ int ccmap_dir_rehome_copy(struct ccmap_dir *d, uint16_t src, uint64_t page,
 		}
 		d->st.rehome_copies++;
 	}
-	if (src == d->self)
-		return newer ? 0 : -CCMAP_E_PROTOCOL;
-	memset(&o, 0, sizeof(o));
-	o.kind = CCMAP_DO_SEND;
-	o.type = CCMAP_T_WRITEBACK_ACK;
-	o.dst = src;
-	o.share = d->share;
-	o.page = page;
-	o.req_id = req_id;
-	o.version = pg->version;
-	o.requester = CCMAP_NODE_NONE;
-	o.code = newer ? CCMAP_WB_OK : CCMAP_WB_STALE;
-	d->emit(d->emit_ctx, &o);
 	return newer ? 0 : -CCMAP_E_PROTOCOL;
 }
 

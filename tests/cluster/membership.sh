@@ -22,6 +22,15 @@
 # printed; both agents stop cleanly.  Node 3's stores since its home last
 # fetched the pages are lost with it, as documented.
 #
+# Re-homing (docs/faults.md): before the power-off node 2 stores into the
+# pages of share "lostw" homed on node 3 (it holds them Exclusive at the
+# loss), node 1 into those of "losts", which node 2 then reads (both hold
+# them Shared).  Once corosync has declared node 3's node gone and its
+# lease has run out, its pages get new homes among nodes 1 and 2, built
+# from the survivors' copies: node 1 reads node 2's exact count from
+# "lostw", node 2 reads node 1's from "losts", node 1 stores into "losts"
+# again and node 2 reads that count too -- no fault fails.
+#
 # ENVIRONMENT
 #   CCMAP_BIN, CCMAP_BPF_DIR, CCMAP_TEST_BIN, CCMAP_POLICY  as in run.sh
 #   CCMAP_NODE, CCMAP_NODES, CCMAP_OUT                       set by ccmap-vm
@@ -67,7 +76,9 @@ cluster_config "$work/ccmapd.conf" "$work/cluster.key" "$sock" \
 	"policy $policy" "timeout_ms 30000" "peer_dead_ms 3000" "idle_timeout_ms 2000" \
 	"membership corosync" \
 	"share part $work/part.data size $size" \
-	"share sync1 $work/sync1.data size 8192"
+	"share sync1 $work/sync1.data size 8192" \
+	"share lostw $work/lostw.data size $size" \
+	"share losts $work/losts.data size $size"
 "$bin/ccmapd" -c "$work/ccmapd.conf" -B "$bpfdir" >> "$out/ccmapd.log" 2>&1 &
 agent=$!
 ctl -t 120 wait > /dev/null
@@ -95,11 +106,46 @@ echo "# share part, pages homed on node 1: $pages"
 "$tbin/cc_barrier" -n "$node" -N "$nodes" -f "$work/sync1.data" -s 8192
 tap $? "every node is ready (barrier)"
 
+# holder_count SHARE PAGES WORD OUT: store for 1 s, stop exactly; prints the count
+holder_count() {
+	local res=$work/$1.$3.out h st sig
+	"$tbin/cc_holder" -f "$work/$1.data" -s $size -l "$2" -w "$3" -o "$res" &
+	h=$!
+	cluster_wait_file "$res.ready" 40 || { kill -TERM $h; wait $h; return 1; }
+	sleep 1
+	kill -USR2 $h
+	wait $h
+	read -r _ st _ _ _ sig _ < "$res"
+	[ "$sig" = SIGUSR2 ] && echo "$st"
+}
+holder_sum() {
+	"$tbin/cc_holder" -f "$work/$1.data" -s $size -l "$2" -w "$3" -r | awk '{ print $2 }'
+}
+lw=$(cluster_pages_homed "$bin/ccmapctl -s $sock" lostw $size $victim)
+lsp=$(cluster_pages_homed "$bin/ccmapctl -s $sock" losts $size $victim)
+echo "# pages homed on node $victim: lostw $lw, losts $lsp"
+if [ "$node" = 2 ]; then
+	c2=$(holder_count lostw "$lw" 0)
+	tap $? "node 2 stored ${c2:-?} times into node $victim's pages of lostw (it holds them E)"
+	cluster_put "$out/lostw" "${c2:-x}"
+	cluster_wait_file "$run/node1/losts" 60
+	s1=$(holder_sum losts "$lsp" 0)
+	tap $([ -n "$s1" ] && [ "$s1" = "$(cat "$run/node1/losts")" ] && echo 0 || echo 1) \
+		"node 2 reads node 1's ${s1:-?} stores in losts (both hold them S)"
+	touch "$out/lost_ready"
+elif [ "$node" = 1 ]; then
+	c1=$(holder_count losts "$lsp" 0)
+	tap $? "node 1 stored ${c1:-?} times into node $victim's pages of losts"
+	cluster_put "$out/losts" "${c1:-x}"
+fi
+
 if [ "$node" = "$victim" ]; then
 	res=$work/holder.out
 	"$tbin/cc_holder" -f "$work/part.data" -s $size -l "$pages" -o "$res" &
 	cluster_wait_file "$res.ready" 30
 	tap $? "cc_holder holds pages $pages of node 1"
+	cluster_wait_file "$run/node2/lost_ready" 120
+	tap $? "nodes 1 and 2 hold copies of this node's pages"
 	sleep 1
 	echo "1..$n"
 	echo "# node $node: $((n - failed)) passed, $failed failed; powering off"
@@ -143,6 +189,29 @@ grep -q "peer $victim is declared down: corosync: its agent left the process gro
 tap $? "node $victim declared down by corosync (nodedown)"
 ! grep -q "interim failure detector" "$out/ccmapd.log"
 tap $? "the interim detector declared nobody down"
+
+echo "# --- node $victim's pages, re-homed on the survivors ---"
+if [ "$node" = 1 ]; then
+	s2=$(holder_sum lostw "$lw" 0)
+	tap $([ -n "$s2" ] && [ "$s2" = "$(cat "$run/node2/lostw")" ] && echo 0 || echo 1) \
+		"node 1 reads node 2's stores in lostw after the re-homing: ${s2:-?} of $(cat "$run/node2/lostw")"
+	c1b=$(holder_count losts "$lsp" 1)
+	tap $? "node 1 stores ${c1b:-?} times into re-homed pages of losts, no fault fails"
+	cluster_put "$out/losts1" "${c1b:-x}"
+else
+	s1=$(holder_sum losts "$lsp" 0)
+	tap $([ -n "$s1" ] && [ "$s1" = "$(cat "$run/node1/losts")" ] && echo 0 || echo 1) \
+		"node 2 reads node 1's stores in losts after the re-homing: ${s1:-?} of $(cat "$run/node1/losts")"
+	cluster_wait_file "$run/node1/losts1" 120
+	s1b=$(holder_sum losts "$lsp" 1)
+	tap $([ -n "$s1b" ] && [ "$s1b" = "$(cat "$run/node1/losts1")" ] && echo 0 || echo 1) \
+		"node 2 reads node 1's ${s1b:-?} later stores in losts"
+fi
+grep -q "lost for good: their pages are re-homed on the survivors" "$out/ccmapd.log" &&
+	ctl status | grep -q "^membership corosync joined quorate 1 .* lost 0x8$"
+tap $? "ccmapd re-homed node $victim's pages (log, status: lost 0x8)"
+ctl stats | grep -E "^(rehome|rehomed|quorum)" | sed 's/^/# /'
+
 corosync_state
 tap $([ "$corosync_is_quorate" = 1 ] && [ "$corosync_members" = 2 ] && echo 0 || echo 1) \
 	"corosync: quorate with 2 nodes after the power-off ($corosync_members members)"

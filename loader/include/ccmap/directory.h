@@ -259,8 +259,9 @@ int ccmap_dir_set_lost(struct ccmap_dir *d, uint64_t lost);
  * when src held the page S or E when its home was lost (the page's last
  * data: no other node can have written it since).  The newest copy, a
  * current one before any other, becomes the home copy: STORE (not for
- * src == self, whose replica holds it), then WRITEBACK_ACK(OK), or
- * WRITEBACK_ACK(STALE) if a newer copy is held already (none to self).
+ * src == self, whose replica holds it) and 0; -CCMAP_E_PROTOCOL when a
+ * newer copy is held already or the page is served again.  No reply: a
+ * copy is not a right, src dropped the page before it reported it.
  */
 int ccmap_dir_rehome_copy(struct ccmap_dir *d, uint16_t src, uint64_t page,
 			  uint64_t req_id, uint64_t version, bool current);
