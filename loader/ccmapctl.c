@@ -64,7 +64,8 @@ static void usage(FILE *f)
 "                coalesced, ...) and the kernel's (kernel.*: faults, waits,\n"
 "                wakes, timeouts, sigbus, ...).\n"
 "    stat NAME   the value of one counter of \"stats\" (exit 1 if unknown).\n"
-"    wait        wait until the agent answers and every configured peer is\n"
+"    wait        wait until the agent answers and every configured peer (but\n"
+"                those lost for good, whose pages were re-homed) is\n"
 "                authenticated (up to -t SECONDS, default 60).\n"
 "    policy NAME replace the attached policy, at run time, by NAME.bpf.o from\n"
 "                the agent's policy directory (-B): it is loaded with the same\n"
@@ -284,15 +285,21 @@ static int do_wait(const char *path, double timeout)
 	bool reached = false;
 
 	for (;;) {
-		char *ans = NULL, last[256], conf[32], auth[32];
+		char *ans = NULL, last[256], conf[32], auth[32], away[32] = "0";
 		int rc = request(path, "status", 5, &ans, last, sizeof(last), true);
 
 		if (rc == 0) {
 			reached = true;
+			/* Nodes lost for good (their pages re-homed) are not waited for. */
+			find_value(ans, "peers_lost_away", away, sizeof(away));
 			if (find_value(ans, "peers_configured", conf, sizeof(conf)) &&
 			    find_value(ans, "peers_authenticated", auth, sizeof(auth)) &&
-			    !strcmp(conf, auth)) {
-				printf("all %s peer(s) authenticated\n", conf);
+			    atol(auth) + atol(away) >= atol(conf)) {
+				if (atol(away))
+					printf("all %ld peer(s) authenticated (%s lost for good)\n",
+					       atol(conf) - atol(away), away);
+				else
+					printf("all %s peer(s) authenticated\n", conf);
 				free(ans);
 				return 0;
 			}

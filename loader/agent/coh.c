@@ -18,6 +18,7 @@
  * carries no data, since the data is in that same file already.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,18 @@ static int lower_rights(struct share *sh, uint64_t page, const struct ccmap_np_a
 	return rc == -EBUSY ? -EBUSY : 0;
 }
 
+/* "1, 3" for the bitmap 0xa. */
+static const char *node_list(uint64_t nodes, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (unsigned id = 0; id < CCMAP_MAX_NODES && off + 8 < len; id++)
+		if (nodes & UINT64_C(1) << id)
+			off += (size_t)snprintf(buf + off, len - off, "%s%u", off ? ", " : "", id);
+	return buf;
+}
+
 static void recovered(const char *how)
 {
 	A.recovering = false;
@@ -235,13 +248,9 @@ void coh_tick(void)
 		for (unsigned i = 0; i < A.n_shares; i++)
 			missing |= ccmap_dir_release(&A.shares[i].dir);
 		if (missing) {
-			char list_buf[256] = "";
-			size_t off = 0;
+			char list_buf[256];
 
-			for (unsigned id = 0; id < CCMAP_MAX_NODES && off < sizeof(list_buf) - 8; id++)
-				if (missing & (1ull << id))
-					off += (size_t)snprintf(list_buf + off, sizeof(list_buf) - off,
-								"%s%u", off ? ", " : "", id);
+			node_list(missing, list_buf, sizeof(list_buf));
 			log_warn("node(s) %s did not report their copies of pages homed here "
 				 "within the lease (%u ms): their stores on them are lost",
 				 list_buf, net_lease_ms());
@@ -772,9 +781,87 @@ static unsigned long ask_again(struct share *sh, uint16_t node)
 	return asked;
 }
 
+/*
+ * The lost set outlives the agent: a file next to each replica,
+ * "<replica>.lost", holds it.  Without it a cluster restarted as a whole
+ * would send the lost nodes' pages back to their old homes, whose replicas
+ * no longer hold their data.
+ */
+static void lost_path(const struct share *sh, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.lost", sh->cfg->path);
+}
+
+static void lost_save(void)
+{
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		char path[PATH_MAX + 8], tmp[PATH_MAX + 16], text[64];
+		int fd, n;
+		bool ok;
+
+		lost_path(&A.shares[i], path, sizeof(path));
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		n = snprintf(text, sizeof(text), "%#llx\n", (unsigned long long)A.lost);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		ok = fd >= 0 && write(fd, text, (size_t)n) == n && fsync(fd) == 0;
+		if (fd >= 0 && close(fd))
+			ok = false;
+		if (!ok || rename(tmp, path)) {
+			log_err("cannot record the lost nodes in %s: %s; if the whole cluster "
+				"restarts before this node learns them again, pages of the lost "
+				"nodes go back to stale replicas", path, strerror(errno));
+			unlink(tmp);
+		}
+	}
+}
+
+/* 0, or -1 (logged) if a ".lost" file exists but cannot be used. */
+static int lost_load(void)
+{
+	char text_nodes[256];
+
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		char path[PATH_MAX + 8], text[64], *end;
+		unsigned long long v;
+		ssize_t n;
+		int fd;
+
+		lost_path(&A.shares[i], path, sizeof(path));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0) {
+			log_err("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+		if (n < 0) {
+			log_err("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		text[n] = 0;
+		errno = 0;
+		v = strtoull(text, &end, 0);
+		if (errno || end == text || (*end && *end != '\n') || (v & ~A.members) ||
+		    (v & UINT64_C(1) << A.self)) {
+			log_err("%s: not a set of lost nodes of this cluster (\"%.20s\"); "
+				"refusing to guess which nodes are homes", path, text);
+			return -1;
+		}
+		A.lost |= v;
+	}
+	if (A.lost)
+		log_warn("nodes lost for good before this start (%#llx: %s): their pages stay "
+			 "re-homed", (unsigned long long)A.lost,
+			 node_list(A.lost, text_nodes, sizeof(text_nodes)));
+	return 0;
+}
+
 void coh_rehome(uint64_t lost)
 {
 	uint64_t before = A.lost, gone = lost & ~A.lost;
+	char list_buf[256];
 	unsigned long in = 0;
 
 	lost &= A.members;
@@ -855,9 +942,10 @@ void coh_rehome(uint64_t lost)
 			if (id != A.self && net_peer_up(id))
 				sh->rh_wait |= UINT64_C(1) << id;
 	}
-	log_warn("node(s) %#llx lost for good: their pages are re-homed on the survivors, "
+	lost_save();
+	log_warn("node(s) %s lost for good: their pages are re-homed on the survivors, "
 		 "%lu of them here; waiting for the survivors' copies",
-		 (unsigned long long)gone, in);
+		 node_list(gone, list_buf, sizeof(list_buf)), in);
 	for (uint16_t id = 0; id < CCMAP_MAX_NODES; id++)
 		if (id != A.self && net_peer_up(id))
 			send_rehome(id);
@@ -922,8 +1010,8 @@ static void on_rehome(uint16_t src, const struct ccmap_msg *m)
 		A.st.msgs_sent++;
 	sh->rh_wait &= ~(UINT64_C(1) << src);
 	if (sent)
-		log_info("share %s: %lu copie(s) of re-homed pages sent to their new home, "
-			 "node %u", sh->cfg->name, sent, src);
+		log_info("share %s: copies of re-homed pages sent to their new home, node %u: "
+			 "%lu", sh->cfg->name, src, sent);
 	ask_again(sh, src);
 }
 
@@ -1292,6 +1380,8 @@ unsigned coh_handoff(void)
 
 int coh_init(void)
 {
+	if (lost_load())
+		return -1;
 	for (unsigned i = 0; i < A.n_shares; i++) {
 		struct share *sh = &A.shares[i];
 		int rc;
@@ -1309,6 +1399,15 @@ int coh_init(void)
 		 * the previous agent can still be valid (coh_tick).
 		 */
 		ccmap_dir_hold(&sh->dir, A.members);
+		if (A.lost) {
+			/* Pages re-homed here before: the replica holds their home copy. */
+			rc = ccmap_dir_set_lost(&sh->dir, A.lost);
+			for (uint64_t page = 0; rc > 0 && page < sh->npages; page++)
+				if (ccmap_home_node(A.members, sh->id, page) != A.self &&
+				    home_of(sh, page) == A.self)
+					ccmap_dir_rehome_copy(&sh->dir, A.self, page, 0, 0, true);
+			sh->rh_logged = sh->dir.st.rehomed;
+		}
 		A.recovering |= sh->dir.awaiting != 0;
 		sh->np = calloc(sh->npages, sizeof(*sh->np));
 		sh->held = calloc(sh->npages, 1);

@@ -238,7 +238,7 @@ static void read_sysfs(const char *path, char *buf, size_t len)
 
 static void cmd_status(struct ctl *c)
 {
-	unsigned configured = 0, connected = 0, authed = 0;
+	unsigned configured = 0, connected = 0, authed = 0, lost = 0;
 	unsigned long pending_total = 0;
 	char v[192];
 
@@ -277,10 +277,13 @@ static void cmd_status(struct ctl *c)
 			connected++;
 		if (p->conn && p->conn->resumed)
 			authed++;
+		else if (A.lost & UINT64_C(1) << id)
+			lost++;
 	}
 	out(c, "peers_configured %u\n", configured);
 	out(c, "peers_connected %u\n", connected);
 	out(c, "peers_authenticated %u\n", authed);
+	out(c, "peers_lost_away %u\n", lost);	/* lost for good and not back */
 	out(c, "idle_timeout_ms %u\n", net_idle_timeout_ms);
 	out(c, "peer_dead_ms %u\n", net_peer_dead_ms);
 	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++) {

@@ -29,7 +29,9 @@
 # lease has run out, its pages get new homes among nodes 1 and 2, built
 # from the survivors' copies: node 1 reads node 2's exact count from
 # "lostw", node 2 reads node 1's from "losts", node 1 stores into "losts"
-# again and node 2 reads that count too -- no fault fails.
+# again and node 2 reads that count too -- no fault fails.  The lost set is
+# kept in <replica>.lost: node 2's agent, restarted, keeps the new homes
+# and reads the same counts.
 #
 # ENVIRONMENT
 #   CCMAP_BIN, CCMAP_BPF_DIR, CCMAP_TEST_BIN, CCMAP_POLICY  as in run.sh
@@ -211,6 +213,29 @@ grep -q "lost for good: their pages are re-homed on the survivors" "$out/ccmapd.
 	ctl status | grep -q "^membership corosync joined quorate 1 .* lost 0x8$"
 tap $? "ccmapd re-homed node $victim's pages (log, status: lost 0x8)"
 ctl stats | grep -E "^(rehome|rehomed|quorum)" | sed 's/^/# /'
+[ "$(cat "$work/lostw.data.lost" 2>/dev/null)" = 0x8 ]
+tap $? "the lost set is kept next to the replicas ($work/lostw.data.lost: $(cat "$work/lostw.data.lost" 2>/dev/null))"
+
+# The lost set outlives the agent: node 2's restarted agent keeps the homes.
+if [ "$node" = 2 ]; then
+	cluster_wait_file "$run/node1/losts1" 120
+	cluster_stop "$agent"
+	"$bin/ccmapd" -c "$work/ccmapd.conf" -B "$bpfdir" >> "$out/ccmapd.log" 2>&1 &
+	agent=$!
+	ctl -t 120 wait > /dev/null
+	tap $? "node 2's agent restarted after the re-homing (ccmapctl wait skips the lost node)"
+	grep -q "nodes lost for good before this start (0x8)" "$out/ccmapd.log"
+	tap $? "... and it read the lost set back"
+	s2=$(holder_sum lostw "$lw" 0)
+	s1b=$(holder_sum losts "$lsp" 1)
+	tap $([ -n "$s2" ] && [ "$s2" = "$(cat "$out/lostw")" ] && [ -n "$s1b" ] &&
+	      [ "$s1b" = "$(cat "$run/node1/losts1")" ] && echo 0 || echo 1) \
+		"after the restart the re-homed pages still hold every store (${s2:-?}, ${s1b:-?})"
+	touch "$out/restarted"
+else
+	cluster_wait_file "$run/node2/restarted" 240
+	tap $? "node 2's agent came back"
+fi
 
 corosync_state
 tap $([ "$corosync_is_quorate" = 1 ] && [ "$corosync_members" = 2 ] && echo 0 || echo 1) \
