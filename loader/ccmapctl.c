@@ -17,8 +17,8 @@
 
 #include <ccmap/config.h>
 
-#define DEFAULT_SOCKET	"/run/ccmap/ccmapd.sock"
-#define LINE_MAX_REQ	511
+#define DEFAULT_SOCKET	CCMAP_CFG_CONTROL_DFL
+#define LINE_MAX_REQ	CCMAP_CTL_LINE_MAX
 
 static void usage(FILE *f)
 {
@@ -89,7 +89,7 @@ static void usage(FILE *f)
 "\n"
 "PROTOCOL\n"
 "    The control socket is a Unix stream socket (mode 0600).  A request is\n"
-"    one line of at most 511 bytes of printable text: \"status\", \"pages\n"
+"    one line of at most " CCMAP_CTL_LINE_MAX_S " bytes of printable text: \"status\", \"pages\n"
 "    SHARE [FROM [N]]\", \"stats\", \"ping\", \"policy NAME\", \"help\" or\n"
 "    \"test-error-exit\".\n"
 "    The answer is zero or more lines of text followed by a line that is\n"

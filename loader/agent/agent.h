@@ -402,5 +402,10 @@ int ep_add(struct src *s, uint32_t events);
 int ep_mod(struct src *s, uint32_t events);
 void ep_del(struct src *s);
 const char *state_name(unsigned st);
+/* io.c: send buf[*off..len) without blocking: 0 all sent, 1 the socket is
+ * full (try again on EPOLLOUT), -1 an error (errno). */
+int send_pending(int fd, const uint8_t *buf, size_t len, size_t *off);
+/* The first line of a file (sysfs), or @dflt when unreadable or empty. */
+void read_line_file(const char *path, char *buf, size_t len, const char *dflt);
 
 #endif /* CCMAPD_AGENT_H */

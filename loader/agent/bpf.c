@@ -772,19 +772,6 @@ void bpf_drain_lost(void)
 		log_warn("ring buffer overflowed: served %u parked request(s)", n);
 }
 
-static void read_sysfs(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	buf[0] = 0;
-	if (!f)
-		return;
-	if (!fgets(buf, (int)len, f))
-		buf[0] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	fclose(f);
-}
-
 #define REATTACH_TRIES	3
 #define REATTACH_DELAY_MS 1000
 
@@ -795,8 +782,8 @@ void bpf_link_event(void)
 {
 	char kind[64], reason[160];
 
-	read_sysfs(CCMAP_SYSFS_EXIT_KIND, kind, sizeof(kind));
-	read_sysfs(CCMAP_SYSFS_EXIT_REASON, reason, sizeof(reason));
+	read_line_file(CCMAP_SYSFS_EXIT_KIND, kind, sizeof(kind), "");
+	read_line_file(CCMAP_SYSFS_EXIT_REASON, reason, sizeof(reason), "");
 	log_err("policy \"%s\" was detached by the kernel: %s: %s; faults on shares wait "
 		"for a policy until their deadline", A.policy_name, kind[0] ? kind : "?",
 		reason[0] ? reason : "?");

@@ -49,7 +49,7 @@
 
 #include "agent.h"
 
-#define CTL_LINE_MAX	512
+#define CTL_LINE_MAX	(CCMAP_CTL_LINE_MAX + 1)	/* with the newline */
 #define CTL_OUT_MAX	(32u << 20)
 #define CTL_CLIENTS_MAX	32
 #define PAGES_MAX	65536
@@ -221,20 +221,6 @@ static void out(struct ctl *c, const char *fmt, ...)
 	}
 }
 
-static void read_sysfs(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-
-	snprintf(buf, len, "-");
-	if (!f)
-		return;
-	if (!fgets(buf, (int)len, f))
-		snprintf(buf, len, "-");
-	buf[strcspn(buf, "\n")] = 0;
-	if (!buf[0])
-		snprintf(buf, len, "-");
-	fclose(f);
-}
 
 static void cmd_status(struct ctl *c)
 {
@@ -252,17 +238,17 @@ static void cmd_status(struct ctl *c)
 	out(c, "pin_dir %s\n", A.pin_dir);
 	out(c, "fault_timeout_ms %u\n", A.timeout_ms);
 	if (access(CCMAP_SYSFS_DIR, F_OK) == 0) {
-		read_sysfs(CCMAP_SYSFS_STATE, v, sizeof(v));
+		read_line_file(CCMAP_SYSFS_STATE, v, sizeof(v), "-");
 		out(c, "kernel_state %s\n", v);
-		read_sysfs(CCMAP_SYSFS_OPS, v, sizeof(v));
+		read_line_file(CCMAP_SYSFS_OPS, v, sizeof(v), "-");
 		out(c, "kernel_ops %s\n", v);
-		read_sysfs(CCMAP_SYSFS_EXIT_KIND, v, sizeof(v));
+		read_line_file(CCMAP_SYSFS_EXIT_KIND, v, sizeof(v), "-");
 		out(c, "kernel_exit_kind %s\n", v);
-		read_sysfs(CCMAP_SYSFS_EXIT_REASON, v, sizeof(v));
+		read_line_file(CCMAP_SYSFS_EXIT_REASON, v, sizeof(v), "-");
 		out(c, "kernel_exit_reason %s\n", v);
-		read_sysfs(CCMAP_SYSFS_TIMEOUT_MS, v, sizeof(v));
+		read_line_file(CCMAP_SYSFS_TIMEOUT_MS, v, sizeof(v), "-");
 		out(c, "kernel_timeout_ms %s\n", v);
-		read_sysfs(CCMAP_SYSFS_NR_WAITING, v, sizeof(v));
+		read_line_file(CCMAP_SYSFS_NR_WAITING, v, sizeof(v), "-");
 		out(c, "kernel_nr_waiting %s\n", v);
 	} else {
 		out(c, "kernel_state absent\n");
@@ -600,7 +586,7 @@ static void cmd_stats(struct ctl *c)
 		char path[128], v[64], name[48];
 
 		snprintf(path, sizeof(path), CCMAP_SYSFS_STATS "/%s", knames[i]);
-		read_sysfs(path, v, sizeof(v));
+		read_line_file(path, v, sizeof(v), "-");
 		snprintf(name, sizeof(name), "kernel.%s", knames[i]);
 		out(c, "%s %s\n", name, v);
 	}
@@ -748,21 +734,15 @@ static void handle_line(struct ctl *c, char *line)
 
 static void ctl_flush(struct ctl *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->src.fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	int rc = send_pending(c->src.fd, (const uint8_t *)c->out, c->out_len, &c->out_off);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				ep_mod(&c->src, EPOLLOUT);
-				return;
-			}
-			ctl_close(c);
-			return;
-		}
-		c->out_off += (size_t)n;
+	if (rc > 0) {
+		ep_mod(&c->src, EPOLLOUT);
+		return;
+	}
+	if (rc < 0) {
+		ctl_close(c);
+		return;
 	}
 	c->out_off = c->out_len = 0;
 	if (c->close_after) {

@@ -334,21 +334,15 @@ static void set_out(struct conn *c, bool on)
 
 static void conn_flush(struct conn *c)
 {
-	while (c->tx_off < c->tx_len) {
-		ssize_t n = send(c->src.fd, c->tx + c->tx_off, c->tx_len - c->tx_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	int rc = send_pending(c->src.fd, c->tx, c->tx_len, &c->tx_off);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				set_out(c, true);
-				return;
-			}
-			conn_close(c, strerror(errno));
-			return;
-		}
-		c->tx_off += (size_t)n;
+	if (rc > 0) {
+		set_out(c, true);
+		return;
+	}
+	if (rc < 0) {
+		conn_close(c, strerror(errno));
+		return;
 	}
 	c->tx_off = c->tx_len = 0;
 	set_out(c, false);

@@ -76,7 +76,7 @@ void ccmap_config_defaults(struct ccmap_config *c)
 	c->timeout_ms = CCMAP_TIMEOUT_DFL_MS;
 	c->idle_timeout_ms = 15000;
 	c->peer_dead_ms = 15000;
-	strcpy(c->control, "/run/ccmap/ccmapd.sock");
+	strcpy(c->control, CCMAP_CFG_CONTROL_DFL);
 }
 
 /* ---- value parsers ------------------------------------------------------ */

@@ -130,7 +130,15 @@ struct ccmap_cfg_err {
 	char msg[512];     /* "file:line: reason" */
 };
 
-/* Defaults: policy msi, timeout 5000 ms, control /run/ccmap/ccmapd.sock. */
+/* The control socket of ccmapd and ccmapctl when none is given. */
+#define CCMAP_CFG_CONTROL_DFL	"/run/ccmap/ccmapd.sock"
+/* Longest request line on the control socket, without its newline. */
+#define CCMAP_CTL_LINE_MAX	511
+#define CCMAP_CTL_LINE_MAX_S	"511"	/* the same, for usage texts */
+_Static_assert(CCMAP_CTL_LINE_MAX == 511 && sizeof(CCMAP_CTL_LINE_MAX_S) == 4,
+	       "CCMAP_CTL_LINE_MAX_S must spell CCMAP_CTL_LINE_MAX");
+
+/* Defaults: policy msi, timeout 5000 ms, control CCMAP_CFG_CONTROL_DFL. */
 void ccmap_config_defaults(struct ccmap_config *c);
 
 /* Parse a buffer (may contain anything); name is used in messages.  Does
