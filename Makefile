@@ -97,6 +97,19 @@ $(BUILD)/bpf/%.bpf.o: %.bpf.c $(VMLINUX_H) $(BPF_HDRS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+POLICIES := $(patsubst $(TOP)/policy/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(wildcard $(TOP)/policy/*.bpf.c))
+
+# A policy object is its own .bpf.c with bpf/ccmap_agent.bpf.c (the programs
+# the agent runs and the pinned maps) put in front of it by the compiler, so
+# a policy includes only the library it may use (bpf/ccmap_policy.bpf.h).
+# (Linking two objects with bpftool gen object would be the natural way, but
+# the 6.12 libbpf linker refuses kfunc externs declared in both.)
+$(POLICIES): $(BUILD)/bpf/%.bpf.o: $(TOP)/policy/%.bpf.c $(TOP)/bpf/ccmap_agent.bpf.c \
+		$(VMLINUX_H) $(BPF_HDRS)
+	@echo "  BPF      $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -include $(TOP)/bpf/ccmap_agent.bpf.c -c $< -o $@
+
 $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o $(BPFTOOL)
 	@echo "  SKEL     $@"
 	$(Q)mkdir -p $(dir $@)
@@ -137,7 +150,6 @@ $(BUILD)/bin/ccmapctl: $(TOP)/loader/ccmapctl.c $(AGENT_HDRS) $(LIBCCMAP)
 	$(Q)$(CC) $(USER_CFLAGS) $< $(LIBCCMAP) $(LIB_LDLIBS) -o $@
 
 # Every policy is a BPF object the agent loads by name.
-POLICIES := $(patsubst $(TOP)/policy/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(wildcard $(TOP)/policy/*.bpf.c))
 
 PROGS += $(BUILD)/bin/ccmapd $(BUILD)/bin/ccmapctl $(POLICIES)
 

@@ -106,9 +106,10 @@ struct ccmap_user_exit_info {
 
 
 /*
- * ---- Per-page state library (bpf/ccmap_state.bpf.h) --------------------
+ * ---- Per-page state library (bpf/ccmap_policy.bpf.h) -------------------
  *
- * Every policy includes ccmap_state.bpf.h, which defines the maps below,
+ * Every policy includes ccmap_policy.bpf.h and is built with
+ * bpf/ccmap_agent.bpf.c in front of it, which defines the maps below,
  * pinned by name under the bpffs directory the agent chooses
  * (bpf_object_open_opts.pin_root_path, CCMAP_PIN_ROOT_DFL by default), so
  * that a policy swapped in later finds the same state, and the

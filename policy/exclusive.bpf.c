@@ -22,7 +22,7 @@
  * The directory still works page by page, so single-writer holds per page
  * whatever the mix of policies on the nodes.
  */
-#include "ccmap_state.bpf.h"
+#include "ccmap_policy.bpf.h"
 
 char _license[] SEC("license") = "GPL";
 

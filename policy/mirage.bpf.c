@@ -22,7 +22,7 @@
  * bounded by the faults' deadline on the asking node: keep hold_ms well
  * below timeout_ms.
  */
-#include "ccmap_state.bpf.h"
+#include "ccmap_policy.bpf.h"
 
 char _license[] SEC("license") = "GPL";
 

@@ -6,14 +6,14 @@
  * A read or copy-on-write fault needs the page Shared (or Exclusive), a
  * MAP_SHARED write needs it Exclusive.  Rights held on this node are granted
  * at once; otherwise the fault posts one request per page to the agent and
- * waits for the page's key (see ccmap_page_acquire() in ccmap_state.bpf.h).
+ * waits for the page's key (see ccmap_page_acquire() in ccmap_policy.bpf.h).
  * A managed file that the agent did not register gets -EIO.
  *
  * The fault deadline is ccmap_ops.timeout_ms, which the agent writes into the
  * struct_ops map before loading (it finds the member by name in the object's
  * BTF), so every policy gets the configured deadline without code.
  */
-#include "ccmap_state.bpf.h"
+#include "ccmap_policy.bpf.h"
 
 char _license[] SEC("license") = "GPL";
 

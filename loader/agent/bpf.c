@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ccmapd: the BPF side.  A generic loader: any policy object
- * (<bpf-dir>/<policy>.bpf.o) that includes bpf/ccmap_state.bpf.h loads
+ * (<bpf-dir>/<policy>.bpf.o) built with bpf/ccmap_agent.bpf.c loads
  * through it; programs and maps are found by name (ccmap_abi.h), the
  * struct_ops map by type, and the fault deadline is written into the
  * struct_ops map's timeout_ms member, found by name in the object's BTF.
@@ -163,7 +163,7 @@ static int find_prog(const char *name)
 	struct bpf_program *p = bpf_object__find_program_by_name(A.obj, name);
 
 	if (!p) {
-		log_err("policy object %s has no program %s: does it include ccmap_state.bpf.h?",
+		log_err("policy object %s has no program %s: was it built with bpf/ccmap_agent.bpf.c (the Makefile's policy rule)?",
 			A.obj_path, name);
 		return -1;
 	}
@@ -175,7 +175,7 @@ static int find_map(const char *name, struct bpf_map **out)
 	struct bpf_map *m = bpf_object__find_map_by_name(A.obj, name);
 
 	if (!m) {
-		log_err("policy object %s has no map %s: does it include ccmap_state.bpf.h?",
+		log_err("policy object %s has no map %s: was it built with bpf/ccmap_agent.bpf.c (the Makefile's policy rule)?",
 			A.obj_path, name);
 		return -1;
 	}

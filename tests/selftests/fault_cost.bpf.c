@@ -2,7 +2,7 @@
 /*
  * fault_cost.bpf.c - the fast path of a page-granular policy: look the page
  * up in a hash map under its spin lock and let the fault go when the state
- * allows the access (as bpf/ccmap_state.bpf.h does for a granted page).
+ * allows the access (as bpf/ccmap_policy.bpf.h does for a granted page).
  */
 #include "selftest.bpf.h"
 
