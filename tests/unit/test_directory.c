@@ -65,6 +65,8 @@ struct sim {
 	unsigned long reads, writes, requests, grants, fails, reverts, wbs, steps;
 	unsigned long agent_restarts, reclaims;
 	bool adopt[N][NP];            /* a survivor's copy on its way to a restarted home */
+	uint64_t lost;                /* nodes lost for good: their pages re-homed */
+	unsigned long losses, rehome_copies;
 	unsigned long violations;
 	char why[256];
 };
@@ -74,7 +76,7 @@ static uint64_t members = (1u << N) - 1;
 
 static uint16_t home_of(uint64_t page)
 {
-	return ccmap_home_node(members, SHARE, page);
+	return ccmap_home_of(members, S.lost, SHARE, page);
 }
 
 static void fill(uint8_t *p, uint64_t page, uint64_t v)
@@ -198,6 +200,13 @@ static void node_init(uint16_t i, bool keep_replica)
 	for (int s = 0; s < N; s++) {
 		ccmap_rx_init(&n->rx[s]);
 		n->tx_seq[s] = 0;
+	}
+	if (S.lost && ccmap_dir_set_lost(&n->dir, S.lost) > 0) {
+		/* A restarted agent of a node that took re-homed pages: its
+		 * replica holds their home copy (coh_init does the same). */
+		for (uint64_t p = 0; p < NP; p++)
+			if (home_of(p) == i && ccmap_home_node(members, SHARE, p) != i)
+				ccmap_dir_rehome_copy(&n->dir, i, p, 0, 0, true);
 	}
 	if (!keep_replica)
 		for (uint64_t p = 0; p < NP; p++) {
@@ -343,7 +352,12 @@ static void handle(uint16_t dst, uint16_t src, const struct ccmap_msg *m)
 		break;
 	case CCMAP_T_WRITEBACK:
 		n->cur_data = m->u.ack.data;
-		if (m->u.ack.flags & CCMAP_WB_F_RECLAIM) {
+		if (m->u.ack.flags & CCMAP_WB_F_REHOME) {
+			/* Older than a copy held already: not stored, not an error. */
+			ccmap_dir_rehome_copy(&n->dir, src, m->u.ack.page, m->hdr.req_id,
+					      m->u.ack.version, m->u.ack.flags & CCMAP_WB_F_CURRENT);
+			S.rehome_copies++;
+		} else if (m->u.ack.flags & CCMAP_WB_F_RECLAIM) {
 			S.adopt[src][m->u.ack.page] = false;
 			/* The home waits for it (agent_restart): it must be stored. */
 			rc = ccmap_dir_reclaim(&n->dir, src, m->u.ack.page, m->hdr.req_id,
@@ -713,6 +727,102 @@ static void restart(uint16_t x)
 			violation("node_up failed");
 		S.nd[i].tx_seq[x] = 0;
 	}
+	/* Its peers have nothing of its pages (they fenced them): they say so,
+	 * which ends the wait of the pages re-homed there (coh_peer_up). */
+	for (uint16_t i = 0; i < N; i++)
+		if (i != x && S.nd[i].up)
+			send_done(i, x);
+	for (uint16_t i = 0; i < N; i++)
+		if (i != x && !S.nd[i].up && ccmap_dir_node_down(&S.nd[x].dir, i))
+			violation("node_down at the restarted node failed");
+	check_invariants();
+}
+
+/*
+ * x's node is lost for good (corosync nodedown, its lease over): the
+ * survivors fence its pages remembering their copies, re-home them
+ * (ccmap_dir_set_lost), store their own copies, send the others theirs
+ * (WRITEBACK REHOME), then RECLAIM_DONE -- what coh_rehome() and
+ * on_rehome() do.  x never comes back.
+ */
+static void lose(uint16_t x)
+{
+	uint8_t have[N][NP] = { { 0 } };	/* RH_*: 1 old, 2 current */
+	uint64_t ver[N][NP] = { { 0 } };
+
+	adoptions_lost(x);
+	S.nd[x].up = false;
+	for (uint16_t i = 0; i < N; i++) {
+		chan_drop(x, i);
+		chan_drop(i, x);
+	}
+	for (uint64_t p = 0; p < NP; p++) {
+		S.gE[x][p] = S.gS[x][p] = 0;
+		S.nd[x].want[p] = 0;
+	}
+	for (uint16_t i = 0; i < N; i++) {
+		if (i == x || !S.nd[i].up)
+			continue;
+		if (ccmap_dir_node_down(&S.nd[i].dir, x))
+			violation("node_down failed");
+		for (uint64_t p = 0; p < NP; p++) {
+			struct ccmap_npage *np = &S.nd[i].np[p];
+			struct ccmap_np_action a;
+
+			if (home_of(p) != x)
+				continue;
+			have[i][p] = np->state != CCMAP_PS_I ? 2 : np->version ? 1 : 0;
+			ver[i][p] = np->version;
+			ccmap_np_home_down(np, &a);
+			do_actions(i, p, &a);
+		}
+	}
+	S.lost |= 1ull << x;
+	for (uint16_t i = 0; i < N; i++) {
+		struct ccmap_dir *d = &S.nd[i].dir;
+
+		if (i == x || !S.nd[i].up)
+			continue;
+		if (ccmap_dir_set_lost(d, S.lost) < 0)
+			violation("set_lost refused at node %u", i);
+		for (uint64_t p = 0; p < NP; p++) {
+			uint8_t *r = S.nd[i].replica[p];
+
+			/* A page this node never held: its replica has the
+			 * file's first contents (the garbage stands for them). */
+			if (home_of(p) == i && !have[i][p] && !holds_value(r, p, ccmap_get_le64(r)))
+				fill(r, p, 0);
+		}
+		for (uint64_t p = 0; p < NP; p++)
+			if (have[i][p] && home_of(p) == i)
+				ccmap_dir_rehome_copy(d, i, p, 0, ver[i][p], have[i][p] == 2);
+		if (!d->awaiting)
+			ccmap_dir_release(d);
+	}
+	for (uint16_t i = 0; i < N; i++) {
+		if (i == x || !S.nd[i].up)
+			continue;
+		for (uint16_t h = 0; h < N; h++) {
+			if (h == i || h == x || !S.nd[h].up)
+				continue;
+			for (uint64_t p = 0; p < NP; p++) {
+				struct ccmap_msg m;
+
+				if (!have[i][p] || home_of(p) != h)
+					continue;
+				ccmap_msg_init(&m, CCMAP_T_WRITEBACK, i, 0, ++S.nd[i].next_req);
+				m.u.ack.share = SHARE;
+				m.u.ack.flags = CCMAP_WB_F_REHOME |
+						(have[i][p] == 2 ? CCMAP_WB_F_CURRENT : 0);
+				m.u.ack.page = p;
+				m.u.ack.version = ver[i][p];
+				m.u.ack.data = S.nd[i].replica[p];
+				send(i, h, &m);
+			}
+			send_done(i, h);
+		}
+	}
+	S.losses++;
 	check_invariants();
 }
 
@@ -1350,7 +1460,7 @@ static void test_errors(void)
 
 struct rstats {
 	unsigned long steps, reads, writes, requests, grants, fails, reverts, wbs;
-	unsigned long agent_restarts, reclaims;
+	unsigned long agent_restarts, reclaims, losses, rehome_copies;
 };
 
 static bool random_run(unsigned seed, unsigned ops, bool failures_on, struct rstats *r)
@@ -1368,11 +1478,18 @@ static bool random_run(unsigned seed, unsigned ops, bool failures_on, struct rst
 			access_page((uint16_t)(rand() % N), (uint64_t)(rand() % NP), rand() % 2);
 		} else if (c < 37) {
 			writeback((uint16_t)(rand() % N), (uint64_t)(rand() % NP));
+		} else if (failures_on && c == 39 && !crashed && !S.lost && rand() % 16 == 0) {
+			lose((uint16_t)(rand() % N));
 		} else if (failures_on && c == 38 && !crashed && rand() % 8 == 0) {
-			agent_restart((uint16_t)(rand() % N));
+			uint16_t x = (uint16_t)(rand() % N);
+
+			if (S.nd[x].up)
+				agent_restart(x);
 		} else if (failures_on && c == 37 && rand() % 8 == 0) {
 			if (!crashed) {
 				victim = (uint16_t)(rand() % N);
+				if (!S.nd[victim].up || (S.lost && rand() % 2))
+					continue;	/* keep a survivor or two */
 				crash(victim);
 				crashed = true;
 			} else {
@@ -1404,6 +1521,8 @@ static bool random_run(unsigned seed, unsigned ops, bool failures_on, struct rst
 	r->reverts += S.reverts;
 	r->agent_restarts += S.agent_restarts;
 	r->reclaims += S.reclaims;
+	r->losses += S.losses;
+	r->rehome_copies += S.rehome_copies;
 	r->wbs += S.wbs;
 	for (int i = 0; i < N; i++)
 		if (S.nd[i].up && (S.nd[i].dir.st.proto_errors || S.nd[i].dir.st.version_mismatch))
@@ -1437,12 +1556,14 @@ static void test_random(unsigned runs, unsigned ops)
 	for (unsigned s = 1; s <= runs; s++)
 		if (!random_run(100000 + s, ops, true, &r) && !bad++)
 			first_bad = 100000 + s;
-	OK(bad == 0 && r.reverts > 0 && r.fails > 0 && r.reclaims > 0,
-	   "random with node crashes/restarts and agent restarts, %u runs: %lu deliveries, "
-	   "%lu requests, %lu grants, %lu failed (home died), %lu reverts, %lu agent restarts "
-	   "with %lu reclaims (every one stored), invariants held%s",
+	OK(bad == 0 && r.reverts > 0 && r.fails > 0 && r.reclaims > 0 && r.losses > 0 &&
+	   r.rehome_copies > 0,
+	   "random with node crashes/restarts, agent restarts and node losses, %u runs: %lu "
+	   "deliveries, %lu requests, %lu grants, %lu failed (home died), %lu reverts, %lu agent "
+	   "restarts with %lu reclaims (every one stored), %lu nodes lost with %lu copies "
+	   "re-homed, invariants held%s",
 	   runs, r.steps, r.requests, r.grants, r.fails, r.reverts, r.agent_restarts, r.reclaims,
-	   bad ? " (FAILED)" : "");
+	   r.losses, r.rehome_copies, bad ? " (FAILED)" : "");
 	if (bad)
 		printf("# %u runs failed, first seed %u\n", bad, first_bad);
 }
