@@ -675,7 +675,7 @@ void coh_quorum_changed(bool quorate)
 	for (unsigned i = 0; i < A.n_shares; i++) {
 		struct share *sh = &A.shares[i];
 
-		for (uint64_t page = 0; page < sh->npages; page++) {
+		for (uint64_t page = 0; sh->np && page < sh->npages; page++) {
 			struct ccmap_npage *np = &sh->np[page];
 			struct ccmap_np_action z = { .flags = CCMAP_NA_ZAP };
 
