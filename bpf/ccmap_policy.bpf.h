@@ -361,12 +361,12 @@ static __always_inline int ccmap_lower_pages(struct ccmap_share_info *si,
 }
 
 /*
- * ops.zap of a page-granular policy.  The page cache dropped a folio of a
- * share.  Reclaim and invalidation drop clean folios whose data is still in
- * the replica: the rights held stay valid and nothing changes.  A folio cut
- * off by a truncation no longer exists on this node: its pages lose their
- * rights here, so a fault after the file grew back asks again.  Runs under
- * the i_pages lock with interrupts off: maps and the trace kfunc only.
+ * ops.zap of a page-granular policy.  Pages of a share left the page cache
+ * for good.  Invalidation drops clean folios whose data is still in the
+ * replica: the rights held stay valid and nothing changes.  Pages cut off
+ * by a truncation no longer exist on this node: they lose their rights
+ * here, so a fault after the file grew back asks again.  Must not sleep:
+ * maps and the trace kfunc only.
  */
 static __always_inline void ccmap_page_dropped(const struct ccmap_page_ctx *pc)
 {
