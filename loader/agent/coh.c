@@ -923,11 +923,12 @@ void coh_rehome(uint64_t lost)
 				continue;
 			if (A.recovering) {
 				/*
-				 * This agent learns the lost set as it starts: its
-				 * previous run was these pages' new home, so the
-				 * replica holds their home copy.
+				 * This agent learns the lost set as it starts, from
+				 * a peer: this node was away when the pages moved
+				 * here, so its replica is only a copy of unknown age,
+				 * which any survivor's copy beats.
 				 */
-				ccmap_dir_rehome_copy(&sh->dir, A.self, page, 0, 0, true);
+				ccmap_dir_rehome_copy(&sh->dir, A.self, page, 0, 0, false);
 			} else if (sh->rh_have && sh->rh_have[page]) {
 				ccmap_dir_rehome_copy(&sh->dir, A.self, page, 0, sh->rh_ver[page],
 						      sh->rh_have[page] == RH_COPY_CURRENT);
@@ -962,12 +963,43 @@ void coh_rehome(uint64_t lost)
  * copies of the pages now homed there, then RECLAIM_DONE, then the faults
  * that waited for src ask it.
  */
-static void on_rehome(uint16_t src, const struct ccmap_msg *m)
+/* Send @node the copies this node kept of pages now homed there. */
+static unsigned long send_rehome_copies(struct share *sh, uint16_t node)
 {
 	static uint8_t buf[CCMAP_PAGE_SIZE];
+	unsigned long sent = 0;
+	struct ccmap_msg r;
+
+	for (uint64_t page = 0; sh->rh_have && page < sh->npages; page++) {
+		if (!sh->rh_have[page] || home_of(sh, page) != node)
+			continue;
+		if (read_page(sh, page, buf) == 0) {
+			ccmap_msg_init(&r, CCMAP_T_WRITEBACK, A.self, 0, ++A.next_req_id);
+			r.u.ack.share = sh->id;
+			r.u.ack.flags = CCMAP_WB_F_REHOME |
+					(sh->rh_have[page] == RH_COPY_CURRENT ? CCMAP_WB_F_CURRENT : 0);
+			r.u.ack.page = page;
+			r.u.ack.version = sh->rh_ver[page];
+			r.u.ack.data = buf;
+			if (net_send(node, &r) == 0) {
+				sent++;
+				A.st.msgs_sent++;
+				A.st.bytes_sent += CCMAP_PAGE_SIZE;
+			}
+		}
+		sh->rh_have[page] = RH_COPY_NONE;
+	}
+	A.st.rehome_sent += sent;
+	if (sent)
+		log_info("share %s: copies of re-homed pages sent to their new home, node %u: "
+			 "%lu", sh->cfg->name, node, sent);
+	return sent;
+}
+
+static void on_rehome(uint16_t src, const struct ccmap_msg *m)
+{
 	struct share *sh = msg_share(src, m, m->u.ack.share, 0, false);
 	uint64_t lost = m->u.ack.version;
-	unsigned long sent = 0;
 	struct ccmap_msg r;
 
 	if (!sh)
@@ -984,34 +1016,12 @@ static void on_rehome(uint16_t src, const struct ccmap_msg *m)
 			(unsigned long long)lost);
 		return;
 	}
-	for (uint64_t page = 0; sh->rh_have && page < sh->npages; page++) {
-		if (!sh->rh_have[page] || home_of(sh, page) != src)
-			continue;
-		if (read_page(sh, page, buf) == 0) {
-			ccmap_msg_init(&r, CCMAP_T_WRITEBACK, A.self, 0, ++A.next_req_id);
-			r.u.ack.share = sh->id;
-			r.u.ack.flags = CCMAP_WB_F_REHOME |
-					(sh->rh_have[page] == RH_COPY_CURRENT ? CCMAP_WB_F_CURRENT : 0);
-			r.u.ack.page = page;
-			r.u.ack.version = sh->rh_ver[page];
-			r.u.ack.data = buf;
-			if (net_send(src, &r) == 0) {
-				sent++;
-				A.st.msgs_sent++;
-				A.st.bytes_sent += CCMAP_PAGE_SIZE;
-			}
-		}
-		sh->rh_have[page] = RH_COPY_NONE;
-	}
-	A.st.rehome_sent += sent;
+	send_rehome_copies(sh, src);
 	ccmap_msg_init(&r, CCMAP_T_RECLAIM_DONE, A.self, 0, ++A.next_req_id);
 	r.u.ack.share = sh->id;
 	if (net_send(src, &r) == 0)
 		A.st.msgs_sent++;
 	sh->rh_wait &= ~(UINT64_C(1) << src);
-	if (sent)
-		log_info("share %s: copies of re-homed pages sent to their new home, node %u: "
-			 "%lu", sh->cfg->name, src, sent);
 	ask_again(sh, src);
 }
 
@@ -1156,9 +1166,16 @@ void coh_peer_up(uint16_t node)
 {
 	unsigned long asked = 0;
 
-	/* First of all: which nodes are lost, so that it knows the homes. */
-	if (A.lost)
+	/*
+	 * First of all: which nodes are lost, so that it knows the homes, and
+	 * the copies kept of pages re-homed there while it was away -- before
+	 * the RECLAIM_DONE below ends its wait for them.
+	 */
+	if (A.lost) {
 		send_rehome(node);
+		for (unsigned i = 0; i < A.n_shares; i++)
+			send_rehome_copies(&A.shares[i], node);
+	}
 
 	for (unsigned i = 0; i < A.n_shares; i++) {
 		struct share *sh = &A.shares[i];
