@@ -224,7 +224,7 @@ if [ "$node" = 2 ]; then
 	agent=$!
 	ctl -t 120 wait > /dev/null
 	tap $? "node 2's agent restarted after the re-homing (ccmapctl wait skips the lost node)"
-	grep -q "nodes lost for good before this start (0x8)" "$out/ccmapd.log"
+	grep -q "nodes lost for good before this start (0x8: 3)" "$out/ccmapd.log"
 	tap $? "... and it read the lost set back"
 	s2=$(holder_sum lostw "$lw" 0)
 	s1b=$(holder_sum losts "$lsp" 1)
