@@ -284,20 +284,14 @@ static void send_req(struct share *sh, uint64_t page, const struct ccmap_np_acti
 	struct ccmap_npage *np = &sh->np[page];
 	uint16_t home = home_of(sh, page);
 	struct ccmap_msg m;
+	bool rehoming;
 
 	ccmap_msg_init(&m, a->req_type, A.self, 0, a->req_id);
 	m.u.req.share = sh->id;
 	m.u.req.page = page;
 	m.u.req.have_version = a->have_version;
-	if (sh->rh_wait & UINT64_C(1) << home) {
-		/* It re-homes pages: asked once it says REHOME (on_rehome). */
-		np->pending = 0;
-		sh->held[page] = a->req_type == CCMAP_T_WRITE_REQ ? CCMAP_ST_E : CCMAP_ST_S;
-		log_dbg("share %s page %llu: home node %u is re-homing a lost node's pages: "
-			"the fault waits for it", sh->cfg->name, (unsigned long long)page, home);
-		return;
-	}
-	if (!net_peer_up(home) || net_send(home, &m)) {
+	rehoming = sh->rh_wait & UINT64_C(1) << home;
+	if (rehoming || !net_peer_up(home) || net_send(home, &m)) {
 		/*
 		 * Nobody can serve it now: the fault waits, bounded by its
 		 * deadline, and asks again when the home is back (coh_peer_up)
@@ -305,6 +299,12 @@ static void send_req(struct share *sh, uint64_t page, const struct ccmap_np_acti
 		 */
 		np->pending = 0;
 		sh->held[page] = a->req_type == CCMAP_T_WRITE_REQ ? CCMAP_ST_E : CCMAP_ST_S;
+		if (rehoming) {
+			log_dbg("share %s page %llu: home node %u is re-homing a lost node's "
+				"pages: the fault waits for it", sh->cfg->name,
+				(unsigned long long)page, home);
+			return;
+		}
 		A.st.home_unreachable++;
 		log_warn("share %s page %llu: home node %u is down: the fault waits for it",
 			 sh->cfg->name, (unsigned long long)page, home);
@@ -658,6 +658,102 @@ static void on_ack(uint16_t src, const struct ccmap_msg *m)
 
 /* ---- re-homing: a node lost for good ------------------------------------------------ */
 
+/*
+ * Send @node this node's copy of @page, read from the replica, as a
+ * WRITEBACK with @flags at @version.  0, or -1 when the replica cannot be
+ * read or @node is not reachable.
+ */
+static int send_copy(uint16_t node, struct share *sh, uint64_t page, uint16_t flags,
+		     uint64_t version)
+{
+	static uint8_t buf[CCMAP_PAGE_SIZE];
+	struct ccmap_msg m;
+
+	if (read_page(sh, page, buf))
+		return -1;
+	ccmap_msg_init(&m, CCMAP_T_WRITEBACK, A.self, 0, ++A.next_req_id);
+	m.u.ack.share = sh->id;
+	m.u.ack.flags = flags;
+	m.u.ack.page = page;
+	m.u.ack.version = version;
+	m.u.ack.data = buf;
+	if (net_send(node, &m))
+		return -1;
+	A.st.msgs_sent++;
+	A.st.bytes_sent += CCMAP_PAGE_SIZE;
+	return 0;
+}
+
+/*
+ * The home of @page is gone (down, restarted, or no longer home): drop the
+ * copy here (zap); a fault waiting for it waits on, asked again when the
+ * page has a home that answers (coh_peer_up, on_rehome).  1 if there was
+ * anything to do.
+ */
+static int fence(struct share *sh, uint64_t page)
+{
+	unsigned pend = sh->np[page].pending;
+	struct ccmap_np_action a;
+
+	ccmap_np_home_down(&sh->np[page], &a);
+	if (pend) {
+		a.flags &= ~(CCMAP_NA_FAIL | CCMAP_NA_WAKE);
+		sh->held[page] = pend == CCMAP_T_WRITE_REQ ? CCMAP_ST_E : CCMAP_ST_S;
+	}
+	if (!a.flags)
+		return 0;
+	np_act(sh, page, &a, NULL, 0);
+	return 1;
+}
+
+/*
+ * Revoke this node's rights to the pages homed at @node (every page: -1),
+ * keeping their state: published again by republish().
+ */
+static unsigned long revoke_rights(int node)
+{
+	unsigned long n = 0;
+
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+
+		for (uint64_t page = 0; sh->np && page < sh->npages; page++) {
+			struct ccmap_np_action z = { .flags = CCMAP_NA_ZAP };
+
+			if ((node >= 0 && home_of(sh, page) != node) ||
+			    sh->np[page].state == CCMAP_PS_I)
+				continue;
+			if (lower_rights(sh, page, &z))
+				defer(sh, page, &z, 0, 0);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Publish again the rights held to pages homed at @node (-1: every page). */
+static unsigned long republish(int node)
+{
+	unsigned long n = 0;
+
+	for (unsigned i = 0; i < A.n_shares; i++) {
+		struct share *sh = &A.shares[i];
+
+		for (uint64_t page = 0; sh->np && page < sh->npages; page++) {
+			struct ccmap_npage *np = &sh->np[page];
+			uint16_t home = home_of(sh, page);
+
+			if ((node >= 0 && home != node) || np->state == CCMAP_PS_I ||
+			    np->pending || !coh_rights_ok(home))
+				continue;
+			sh->held[page] = 0;
+			prog_grant(sh, page, np->state, np->version);
+			n++;
+		}
+	}
+	return n;
+}
+
 bool coh_rights_ok(uint16_t home)
 {
 	/* A node outside the quorate partition may have had its pages re-homed. */
@@ -668,30 +764,11 @@ bool coh_rights_ok(uint16_t home)
 
 void coh_quorum_changed(bool quorate)
 {
-	unsigned long n = 0;
+	unsigned long n;
 
 	if (!A.cfg.corosync)
 		return;
-	for (unsigned i = 0; i < A.n_shares; i++) {
-		struct share *sh = &A.shares[i];
-
-		for (uint64_t page = 0; sh->np && page < sh->npages; page++) {
-			struct ccmap_npage *np = &sh->np[page];
-			struct ccmap_np_action z = { .flags = CCMAP_NA_ZAP };
-
-			if (np->state == CCMAP_PS_I)
-				continue;
-			if (!quorate) {
-				if (lower_rights(sh, page, &z))
-					defer(sh, page, &z, 0, 0);
-				n++;
-			} else if (!np->pending && coh_rights_ok(home_of(sh, page))) {
-				sh->held[page] = 0;
-				prog_grant(sh, page, np->state, np->version);
-				n++;
-			}
-		}
-	}
+	n = quorate ? republish(-1) : revoke_rights(-1);
 	if (!quorate) {
 		A.st.quorum_revoked += n;
 		log_warn("not quorate: rights to %lu page(s) revoked; faults wait for quorum "
@@ -891,24 +968,11 @@ void coh_rehome(uint64_t lost)
 
 		/* This node's own faults on pages it is no longer home of ask again. */
 		for (uint64_t page = 0; page < sh->npages; page++) {
-			struct ccmap_npage *np = &sh->np[page];
-
 			if (ccmap_home_of(A.members, before, sh->id, page) != A.self ||
 			    ccmap_home_of(A.members, lost, sh->id, page) == A.self)
 				continue;
-			if (np->pending) {
-				sh->held[page] = np->pending == CCMAP_T_WRITE_REQ ? CCMAP_ST_E
-										  : CCMAP_ST_S;
-				np->pending = 0;
-			}
 			rehome_keep(sh, page);
-			if (np->state != CCMAP_PS_I) {
-				struct ccmap_np_action z = { .flags = CCMAP_NA_ZAP };
-
-				np->state = CCMAP_PS_I;
-				if (lower_rights(sh, page, &z))
-					defer(sh, page, &z, 0, 0);
-			}
+			fence(sh, page);
 		}
 		n = ccmap_dir_set_lost(&sh->dir, lost);
 		if (n < 0) {
@@ -966,27 +1030,17 @@ void coh_rehome(uint64_t lost)
 /* Send @node the copies this node kept of pages now homed there. */
 static unsigned long send_rehome_copies(struct share *sh, uint16_t node)
 {
-	static uint8_t buf[CCMAP_PAGE_SIZE];
 	unsigned long sent = 0;
-	struct ccmap_msg r;
 
 	for (uint64_t page = 0; sh->rh_have && page < sh->npages; page++) {
+		uint16_t flags = CCMAP_WB_F_REHOME;
+
 		if (!sh->rh_have[page] || home_of(sh, page) != node)
 			continue;
-		if (read_page(sh, page, buf) == 0) {
-			ccmap_msg_init(&r, CCMAP_T_WRITEBACK, A.self, 0, ++A.next_req_id);
-			r.u.ack.share = sh->id;
-			r.u.ack.flags = CCMAP_WB_F_REHOME |
-					(sh->rh_have[page] == RH_COPY_CURRENT ? CCMAP_WB_F_CURRENT : 0);
-			r.u.ack.page = page;
-			r.u.ack.version = sh->rh_ver[page];
-			r.u.ack.data = buf;
-			if (net_send(node, &r) == 0) {
-				sent++;
-				A.st.msgs_sent++;
-				A.st.bytes_sent += CCMAP_PAGE_SIZE;
-			}
-		}
+		if (sh->rh_have[page] == RH_COPY_CURRENT)
+			flags |= CCMAP_WB_F_CURRENT;
+		if (send_copy(node, sh, page, flags, sh->rh_ver[page]) == 0)
+			sent++;
 		sh->rh_have[page] = RH_COPY_NONE;
 	}
 	A.st.rehome_sent += sent;
@@ -1190,27 +1244,15 @@ void coh_peer_up(uint16_t node)
 	 * it travels before any request of ours for those pages.
 	 */
 	for (unsigned i = 0; i < A.n_shares; i++) {
-		static uint8_t buf[CCMAP_PAGE_SIZE];
 		struct share *sh = &A.shares[i];
 
 		for (uint64_t page = 0; sh->reclaim && page < sh->npages; page++) {
-			struct ccmap_msg m;
-
 			if (!sh->reclaim[page] || home_of(sh, page) != node)
 				continue;
-			if (read_page(sh, page, buf) == 0) {
-				ccmap_msg_init(&m, CCMAP_T_WRITEBACK, A.self, 0, ++A.next_req_id);
-				m.u.ack.share = sh->id;
-				m.u.ack.flags = CCMAP_WB_F_RECLAIM;
-				m.u.ack.page = page;
-				m.u.ack.version = sh->reclaim[page] - 1;
-				m.u.ack.data = buf;
-				if (net_send(node, &m) == 0) {
-					A.reclaim_pending++;
-					A.st.reclaim_sent++;
-					A.st.msgs_sent++;
-					A.st.bytes_sent += CCMAP_PAGE_SIZE;
-				}
+			if (send_copy(node, sh, page, CCMAP_WB_F_RECLAIM,
+				      sh->reclaim[page] - 1) == 0) {
+				A.reclaim_pending++;
+				A.st.reclaim_sent++;
 			}
 			sh->reclaim[page] = 0;
 		}
@@ -1225,19 +1267,8 @@ void coh_peer_up(uint16_t node)
 		}
 	}
 	/* Faults that waited through the home's absence ask it again. */
-	for (unsigned i = 0; i < A.n_shares; i++) {
-		struct share *sh = &A.shares[i];
-
-		for (uint64_t page = 0; page < sh->npages; page++) {
-			unsigned want = sh->held[page];
-
-			if (!want || home_of(sh, page) != node)
-				continue;
-			sh->held[page] = 0;
-			asked++;
-			coh_fault(sh->id, page, want);
-		}
-	}
+	for (unsigned i = 0; i < A.n_shares; i++)
+		asked += ask_again(&A.shares[i], node);
 	if (asked)
 		log_info("node %u is up: %lu waiting fault(s) ask it again", node, asked);
 }
@@ -1255,9 +1286,6 @@ void coh_peer_down(uint16_t node, bool restarted)
 			log_err("share %s: directory refuses node %u down: %s", sh->cfg->name,
 				node, ccmap_strerror(-rc));
 		for (uint64_t page = 0; page < sh->npages; page++) {
-			unsigned pend = sh->np[page].pending;
-			struct ccmap_np_action a;
-
 			if (home_of(sh, page) != node)
 				continue;
 			if (!restarted)
@@ -1269,16 +1297,7 @@ void coh_peer_down(uint16_t node, bool restarted)
 				sh->reclaim[page] = sh->np[page].version + 1;
 				A.st.reclaim_kept++;
 			}
-			ccmap_np_home_down(&sh->np[page], &a);
-			if (pend) {
-				/* Its faults wait for the home's return (or their deadline). */
-				a.flags &= ~(CCMAP_NA_FAIL | CCMAP_NA_WAKE);
-				sh->held[page] = pend == CCMAP_T_WRITE_REQ ? CCMAP_ST_E : CCMAP_ST_S;
-			}
-			if (a.flags) {
-				fenced++;
-				np_act(sh, page, &a, NULL, 0);
-			}
+			fenced += fence(sh, page);
 		}
 	}
 	log_info("node %u is %s: its copies are forgotten, %lu page(s) it is home of "
@@ -1297,21 +1316,8 @@ void coh_peer_down(uint16_t node, bool restarted)
  */
 void coh_lease_lost(uint16_t node)
 {
-	unsigned long revoked = 0;
+	unsigned long revoked = revoke_rights(node);
 
-	for (unsigned i = 0; i < A.n_shares; i++) {
-		struct share *sh = &A.shares[i];
-
-		for (uint64_t page = 0; page < sh->npages; page++) {
-			struct ccmap_np_action z = { .flags = CCMAP_NA_ZAP };
-
-			if (home_of(sh, page) != node || sh->np[page].state == CCMAP_PS_I)
-				continue;
-			if (lower_rights(sh, page, &z))
-				defer(sh, page, &z, 0, 0);
-			revoked++;
-		}
-	}
 	A.st.lease_revoked += revoked;
 	log_warn("lease on node %u lost: rights to %lu page(s) homed there revoked", node,
 		 revoked);
@@ -1320,22 +1326,8 @@ void coh_lease_lost(uint16_t node)
 /* The lease is back: publish again the rights the node still holds. */
 void coh_lease_renewed(uint16_t node)
 {
-	unsigned long granted = 0;
+	unsigned long granted = republish(node);
 
-	for (unsigned i = 0; i < A.n_shares; i++) {
-		struct share *sh = &A.shares[i];
-
-		for (uint64_t page = 0; page < sh->npages; page++) {
-			struct ccmap_npage *np = &sh->np[page];
-
-			if (home_of(sh, page) != node || np->state == CCMAP_PS_I || np->pending ||
-			    !coh_rights_ok(node))
-				continue;
-			sh->held[page] = 0;
-			prog_grant(sh, page, np->state, np->version);
-			granted++;
-		}
-	}
 	log_info("lease on node %u renewed: rights to %lu page(s) published again", node,
 		 granted);
 }
@@ -1349,7 +1341,6 @@ void coh_lease_renewed(uint16_t node)
  */
 unsigned coh_handoff(void)
 {
-	static uint8_t buf[CCMAP_PAGE_SIZE];
 	unsigned sent = 0, lost = 0;
 
 	coh_run_due(true);	/* pages kept a while go to whoever asked first */
@@ -1360,25 +1351,13 @@ unsigned coh_handoff(void)
 		for (uint64_t page = 0; page < sh->npages; page++) {
 			struct ccmap_npage *np = &sh->np[page];
 			uint16_t home = home_of(sh, page);
-			struct ccmap_msg m;
 
 			if (np->state != CCMAP_PS_E || home == A.self)
 				continue;
-			if (!net_peer_up(home) || read_page(sh, page, buf)) {
+			if (!net_peer_up(home) || send_copy(home, sh, page, 0, np->version)) {
 				lost++;
 				continue;
 			}
-			ccmap_msg_init(&m, CCMAP_T_WRITEBACK, A.self, 0, ++A.next_req_id);
-			m.u.ack.share = sh->id;
-			m.u.ack.page = page;
-			m.u.ack.version = np->version;
-			m.u.ack.data = buf;
-			if (net_send(home, &m)) {
-				lost++;
-				continue;
-			}
-			A.st.bytes_sent += CCMAP_PAGE_SIZE;
-			A.st.msgs_sent++;
 			sent++;
 		}
 	}

@@ -248,6 +248,21 @@ void net_declare_down(uint16_t node, const char *why, bool lost)
 	peer_declare_down(p, why, true, false);
 }
 
+/* Run @p's recovery (its down is pending); re-home its pages if @rehome
+ * and its node is lost. */
+static void peer_recover(struct peer *p, bool rehome)
+{
+	bool lost = rehome && p->down_lost && !p->down_restart;
+
+	p->down_pending = false;
+	p->down_lost = false;
+	p->lease_lost = false;
+	coh_peer_down(p->id, p->down_restart);
+	p->down_restart = false;
+	if (lost)
+		coh_rehome(A.lost | UINT64_C(1) << p->id);
+}
+
 void net_force_down(uint16_t node, const char *why)
 {
 	struct peer *p;
@@ -256,13 +271,8 @@ void net_force_down(uint16_t node, const char *why)
 		return;
 	p = &A.peers[node];
 	peer_declare_down(p, why, true, true);
-	if (p->down_pending) {
-		p->down_pending = false;
-		p->down_lost = false;
-		p->lease_lost = false;
-		coh_peer_down(p->id, false);
-		p->down_restart = false;
-	}
+	if (p->down_pending)
+		peer_recover(p, false);	/* the caller is re-homing it */
 }
 
 void conn_close(struct conn *c, const char *why)
@@ -942,17 +952,8 @@ void net_process_downs(void)
 	for (unsigned id = 0; id < CCMAP_MAX_NODES; id++) {
 		struct peer *p = &A.peers[id];
 
-		if (p->down_pending && now_ms() >= p->down_at_ms) {
-			bool lost = p->down_lost && !p->down_restart;
-
-			p->down_pending = false;
-			p->down_lost = false;
-			p->lease_lost = false;
-			coh_peer_down(p->id, p->down_restart);
-			p->down_restart = false;
-			if (lost)
-				coh_rehome(A.lost | UINT64_C(1) << p->id);
-		}
+		if (p->down_pending && now_ms() >= p->down_at_ms)
+			peer_recover(p, true);
 	}
 }
 

@@ -566,7 +566,8 @@ static void chan_drop(uint16_t src, uint16_t dst)
 
 static void adoptions_lost(uint16_t x);
 
-static void crash(uint16_t x)
+/* x stops: its frames in flight, its grants and its faults are gone. */
+static void node_stop(uint16_t x)
 {
 	adoptions_lost(x);
 	S.nd[x].up = false;
@@ -577,10 +578,16 @@ static void crash(uint16_t x)
 	for (uint64_t p = 0; p < NP; p++) {
 		S.gE[x][p] = S.gS[x][p] = 0;
 		S.nd[x].want[p] = 0;
-		/* pages homed at x revert to x's replica (its durable copy) */
+	}
+}
+
+static void crash(uint16_t x)
+{
+	node_stop(x);
+	/* pages homed at x revert to x's replica (its durable copy) */
+	for (uint64_t p = 0; p < NP; p++)
 		if (home_of(p) == x)
 			S.truth[p] = ccmap_get_le64(S.nd[x].replica[p]);
-	}
 	for (uint16_t i = 0; i < N; i++) {
 		if (i == x || !S.nd[i].up)
 			continue;
@@ -750,16 +757,7 @@ static void lose(uint16_t x)
 	uint8_t have[N][NP] = { { 0 } };	/* RH_*: 1 old, 2 current */
 	uint64_t ver[N][NP] = { { 0 } };
 
-	adoptions_lost(x);
-	S.nd[x].up = false;
-	for (uint16_t i = 0; i < N; i++) {
-		chan_drop(x, i);
-		chan_drop(i, x);
-	}
-	for (uint64_t p = 0; p < NP; p++) {
-		S.gE[x][p] = S.gS[x][p] = 0;
-		S.nd[x].want[p] = 0;
-	}
+	node_stop(x);
 	for (uint16_t i = 0; i < N; i++) {
 		if (i == x || !S.nd[i].up)
 			continue;
